@@ -1,0 +1,141 @@
+package appliance
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Timing and sizes of one connection (the writer owns pings and deadlines).
+const (
+	writeWait      = 10 * time.Second // time allowed to write one frame
+	pongWait       = 60 * time.Second // a peer silent for this long is gone
+	pingPeriod     = 25 * time.Second // must be below pongWait
+	sendQueueLen   = 256              // frames queued for a client before it counts as stuck
+	closeTakenOver = 4002             // the seat was resumed by a newer connection
+	closeSlow      = 4001             // the client did not read its frames fast enough
+	closeGoingAway = websocket.CloseGoingAway
+)
+
+// Client is one WebSocket connection. Its read goroutine owns room and pid; its write
+// goroutine alone writes data frames; anyone may enqueue or kick.
+type Client struct {
+	hub      *Hub
+	conn     *websocket.Conn
+	remoteIP string
+	send     chan []byte
+	done     chan struct{} // closed by kick: the writer stops, the connection is closed
+
+	room *Room // the session this connection is seated in, or nil
+	pid  string
+
+	kickOnce sync.Once
+}
+
+func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
+	return &Client{hub: h, conn: conn, remoteIP: remoteIP, send: make(chan []byte, sendQueueLen), done: make(chan struct{})}
+}
+
+// seat records which seat this connection holds. Called on the read goroutine only
+// (join, create and leave run there).
+func (c *Client) seat(r *Room, pid string) { c.room, c.pid = r, pid }
+
+// enqueue queues a frame without blocking; a client whose queue is full is closed, and
+// will resume and resync when it reconnects.
+func (c *Client) enqueue(frame []byte) {
+	select {
+	case c.send <- frame:
+	case <-c.done:
+	default:
+		c.hub.connectionErrors.Add(1)
+		c.hub.log.Warn("closing a client that is not reading", "remote", c.remoteIP, "participant", c.pid)
+		c.kick(closeSlow, "too slow: reconnect to resync")
+	}
+}
+
+// kick closes the connection with a close code; safe from any goroutine, once. It never
+// blocks its caller (often a room, mid-broadcast) on the peer's socket.
+func (c *Client) kick(code int, reason string) {
+	c.kickOnce.Do(func() {
+		close(c.done)
+		go func() {
+			msg := websocket.FormatCloseMessage(code, reason)
+			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			c.conn.Close()
+		}()
+	})
+}
+
+// serve runs the connection: the writer in a goroutine, the reader here until the peer goes.
+func (c *Client) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writePump()
+	}()
+	c.readPump()
+	c.kick(websocket.CloseNormalClosure, "")
+	<-writerDone
+}
+
+func (c *Client) readPump() {
+	defer func() {
+		if c.room != nil {
+			c.room.drop(c)
+		}
+	}()
+	c.conn.SetReadLimit(MaxFrameBytes)
+	c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	c.conn.SetPongHandler(func(string) error {
+		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
+	})
+	for {
+		kind, frame, err := c.conn.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || (ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway) {
+				select {
+				case <-c.done: // we closed it ourselves
+				default:
+					c.hub.connectionErrors.Add(1)
+				}
+			}
+			return
+		}
+		c.conn.SetReadDeadline(time.Now().Add(pongWait))
+		if kind != websocket.TextMessage {
+			c.enqueue(errorFrame("", Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")))
+			continue
+		}
+		req, err := DecodeRequest(frame)
+		if err != nil {
+			c.enqueue(errorFrame(req.ID, err))
+			continue
+		}
+		c.hub.handle(c, req)
+	}
+}
+
+func (c *Client) writePump() {
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case frame := <-c.send:
+			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+				c.kick(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				c.kick(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		}
+	}
+}

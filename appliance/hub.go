@@ -1,0 +1,328 @@
+package appliance
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config holds the appliance's options. The zero value of each field is a documented default.
+type Config struct {
+	ReconnectGrace  time.Duration    // how long a dropped seat is kept; 0 means 30s
+	MaxParticipants int              // seats per session; 0 means 10
+	SessionTTL      time.Duration    // idle sessions are deleted after this; 0 means 24h
+	CreateRateLimit int              // session creations per minute per client address; 0 means no limit
+	AdminToken      string           // bearer token for /api/stats; empty refuses everyone
+	AllowedOrigins  []string         // WebSocket origins allowed besides the page's own host; "*" allows any
+	Version         string           // shown by /api/info
+	JoinURL         func() string    // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
+	Now             func() time.Time // the clock; nil means time.Now
+}
+
+func (c Config) reconnectGrace() time.Duration { return orDefault(c.ReconnectGrace, 30*time.Second) }
+func (c Config) maxParticipants() int          { return orDefault(c.MaxParticipants, 10) }
+func (c Config) sessionTTL() time.Duration     { return orDefault(c.SessionTTL, 24*time.Hour) }
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Hub owns every live room and connection.
+type Hub struct {
+	cfg     Config
+	store   Store
+	log     *slog.Logger
+	now     func() time.Time
+	limiter *rateLimiter
+
+	mu      sync.Mutex
+	rooms   map[string]*Room
+	clients map[*Client]struct{}
+	closed  bool
+
+	sessionsCreated  atomic.Int64
+	connectionErrors atomic.Int64
+	endedSessions    atomic.Int64
+	endedSeconds     atomic.Int64 // summed lifetime of ended sessions
+}
+
+func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
+	h := &Hub{cfg: cfg, store: store, log: log, now: cfg.Now, rooms: map[string]*Room{}, clients: map[*Client]struct{}{},
+		limiter: newRateLimiter(cfg.CreateRateLimit, time.Minute)}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	sessions, err := store.Sessions()
+	if err != nil {
+		return nil, fmt.Errorf("load sessions: %w", err)
+	}
+	// Every seat comes back dropped with a fresh grace period, so its owner can resume it.
+	for _, s := range sessions {
+		r := newRoom(h, s)
+		r.mu.Lock()
+		for i := range s.Participants {
+			s.Participants[i].Connected = false
+			r.startGrace(s.Participants[i].ID)
+		}
+		r.mu.Unlock()
+		h.rooms[s.Code] = r
+	}
+	log.Info("sessions loaded", "sessions", len(sessions))
+	return h, nil
+}
+
+// handle answers one request from c. It runs on c's read goroutine.
+func (h *Hub) handle(c *Client, req Request) {
+	var err error
+	switch d := req.Data.(type) {
+	case *PingData:
+		c.enqueue(encode(TypeClockPong, req.ID, map[string]any{"t0": d.T0, "serverTime": h.now().UnixMilli()}))
+	case *CreateData:
+		err = h.create(c, req.ID, d)
+	case *JoinData:
+		err = h.join(c, req.ID, d)
+	default:
+		switch {
+		case c.room == nil:
+			err = errNotInSession()
+		case req.Type == TypeSessionLeave:
+			err = c.room.leave(c, req.ID)
+		default:
+			err = c.room.change(c, req)
+		}
+	}
+	if err != nil {
+		c.enqueue(errorFrame(req.ID, err))
+	}
+}
+
+// create starts a session with c as its host.
+func (h *Hub) create(c *Client, re string, d *CreateData) error {
+	if c.room != nil {
+		return errAlreadyInSession()
+	}
+	name, err := NormalizeName(d.UserName)
+	if err != nil {
+		return err
+	}
+	if !h.limiter.allow(c.remoteIP, h.now()) {
+		return Errorf(ERATELIMITED, "Too many sessions were started from this device just now. Wait a minute and try again.")
+	}
+	now := h.now()
+	token, hash := newResumeToken()
+	host := Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Connected: true}
+	s := &Session{CreatedAt: now, HostID: host.ID, Participants: []Participant{host}, State: newState(now)}
+	r := newRoom(h, s)
+
+	// Hold the new room while it is committed, so nobody joins a session that is not on disk yet.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h.mu.Lock()
+	for s.Code = newRoomCode(); h.rooms[s.Code] != nil; s.Code = newRoomCode() {
+	}
+	h.rooms[s.Code] = r
+	h.mu.Unlock()
+	if err := r.commit(s); err != nil {
+		r.gone = true
+		h.forget(s.Code)
+		return err
+	}
+	h.sessionsCreated.Add(1)
+	r.members[host.ID] = c
+	c.seat(r, host.ID)
+	c.enqueue(encode(TypeSessionCreated, re, r.welcome(host, token)))
+	h.log.Info("session created", "room", s.Code, "participant", host.ID, "remote", c.remoteIP)
+	return nil
+}
+
+// join seats c in the session named by d.RoomCode.
+func (h *Hub) join(c *Client, re string, d *JoinData) error {
+	if c.room != nil {
+		return errAlreadyInSession()
+	}
+	code, err := NormalizeRoomCode(d.RoomCode)
+	if err != nil {
+		return err
+	}
+	r := h.room(code)
+	if r == nil {
+		return errRoomNotFound()
+	}
+	return r.join(c, re, d)
+}
+
+// room returns the live room with code, or nil.
+func (h *Hub) room(code string) *Room {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.rooms[code]
+}
+
+// forget drops a room from the map. The caller holds the room's lock (lock order: room, hub).
+func (h *Hub) forget(code string) {
+	h.mu.Lock()
+	delete(h.rooms, code)
+	h.mu.Unlock()
+}
+
+// deleteRoom deletes r's session from the store and the map. Call with r.mu held.
+func (h *Hub) deleteRoom(r *Room, why string) error {
+	if err := h.store.DeleteSession(r.s.Code); err != nil {
+		h.log.Error("cannot delete session", "room", r.s.Code, "err", err)
+		return Errorf(EINTERNAL, "The jam box could not save that change; nothing changed. Please try again.")
+	}
+	r.gone = true
+	for _, t := range r.grace {
+		t.Stop()
+	}
+	h.forget(r.s.Code)
+	h.endedSessions.Add(1)
+	h.endedSeconds.Add(int64(h.now().Sub(r.s.CreatedAt).Seconds()))
+	h.log.Info("session deleted", "room", r.s.Code, "why", why)
+	return nil
+}
+
+// sweep deletes sessions that nobody is connected to and that have been idle for the TTL.
+func (h *Hub) sweep() {
+	h.mu.Lock()
+	rooms := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	cutoff := h.now().Add(-h.cfg.sessionTTL())
+	for _, r := range rooms {
+		r.mu.Lock()
+		if !r.gone && len(r.members) == 0 && r.s.LastActive.Before(cutoff) {
+			h.deleteRoom(r, "idle")
+		}
+		r.mu.Unlock()
+	}
+	h.limiter.forget(h.now())
+}
+
+// runSweeper sweeps until ctx is done.
+func (h *Hub) runSweeper(ctx context.Context) {
+	t := time.NewTicker(min(h.cfg.sessionTTL()/10, time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.sweep()
+		}
+	}
+}
+
+// register adds a live connection; it returns false once the hub is closing.
+func (h *Hub) register(c *Client) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.clients[c] = struct{}{}
+	return true
+}
+
+func (h *Hub) unregister(c *Client) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	h.mu.Unlock()
+}
+
+// close closes every connection with 1001 and stops every grace timer: the seats stay on disk.
+func (h *Hub) close() {
+	h.mu.Lock()
+	h.closed = true
+	clients := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	rooms := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.kick(closeGoingAway, "jamd is shutting down")
+	}
+	for _, r := range rooms {
+		r.mu.Lock()
+		r.gone = true // no more changes: the process is stopping
+		for _, t := range r.grace {
+			t.Stop()
+		}
+		r.mu.Unlock()
+	}
+}
+
+// Stats is what /api/stats reports.
+type Stats struct {
+	ActiveSessions        int     `json:"activeSessions"`
+	Participants          int     `json:"participants"`
+	Connections           int     `json:"connections"`
+	SessionsCreated       int64   `json:"sessionsCreated"`
+	AverageSessionSeconds float64 `json:"averageSessionSeconds"` // of sessions ended since start
+	ConnectionErrors      int64   `json:"connectionErrors"`
+}
+
+func (h *Hub) stats() Stats {
+	h.mu.Lock()
+	st := Stats{ActiveSessions: len(h.rooms), Connections: len(h.clients)}
+	rooms := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	h.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		st.Participants += len(r.s.Participants)
+		r.mu.Unlock()
+	}
+	st.SessionsCreated = h.sessionsCreated.Load()
+	st.ConnectionErrors = h.connectionErrors.Load()
+	if n := h.endedSessions.Load(); n > 0 {
+		st.AverageSessionSeconds = float64(h.endedSeconds.Load()) / float64(n)
+	}
+	return st
+}
+
+// sessionInfo is what GET /api/sessions/{code} reports.
+type sessionInfo struct {
+	RoomCode         string    `json:"roomCode"`
+	ParticipantCount int       `json:"participantCount"`
+	CreatedAt        time.Time `json:"createdAt"`
+	Tempo            float64   `json:"tempo"`
+	IsPlaying        bool      `json:"isPlaying"`
+}
+
+func (h *Hub) sessionInfo(rawCode string) (sessionInfo, error) {
+	code, err := NormalizeRoomCode(rawCode)
+	if err != nil {
+		return sessionInfo{}, err
+	}
+	r := h.room(code)
+	if r == nil {
+		return sessionInfo{}, errRoomNotFound()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone {
+		return sessionInfo{}, errRoomNotFound()
+	}
+	return sessionInfo{RoomCode: code, ParticipantCount: len(r.s.Participants), CreatedAt: r.s.CreatedAt.UTC(),
+		Tempo: r.s.State.Tempo, IsPlaying: r.s.State.IsPlaying}, nil
+}
+
+func errAlreadyInSession() error {
+	return Errorf(EALREADYINSESSION, "You are already in a session. Leave it first.")
+}

@@ -1,0 +1,286 @@
+package appliance
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
+
+// MaxFrameBytes is the largest frame a client may send; a larger one closes the connection (1009).
+const MaxFrameBytes = 16 << 10
+
+// maxRequestID bounds the client's request id, which is echoed back in "re".
+const maxRequestID = 64
+
+// Message types of wire contract v1 (docs/protocol.md).
+const (
+	TypeSessionCreate   = "session:create"
+	TypeSessionCreated  = "session:created"
+	TypeSessionJoin     = "session:join"
+	TypeSessionJoined   = "session:joined"
+	TypeSessionLeave    = "session:leave"
+	TypeSessionLeft     = "session:left"
+	TypeUserJoined      = "session:user-joined"
+	TypeUserUpdated     = "session:user-updated"
+	TypeUserLeft        = "session:user-left"
+	TypeHostChanged     = "session:host-changed"
+	TypeTempoChange     = "state:tempo-change"
+	TypeKeyChange       = "state:key-change"
+	TypePlaybackControl = "state:playback-control"
+	TypeRequestSync     = "state:request-sync"
+	TypeSync            = "state:sync"
+	TypeSetStep         = "pattern:set-step"
+	TypeClearPattern    = "pattern:clear"
+	TypeClockPing       = "clock:ping"
+	TypeClockPong       = "clock:pong"
+	TypeError           = "error"
+)
+
+// Request is one decoded client frame: its type, its optional id and its typed payload.
+type Request struct {
+	Type string
+	ID   string
+	Data any // one of the *XxxData types below, matching Type
+}
+
+// Payloads of client requests. Pointers mark fields that must be present.
+type (
+	CreateData   struct{ UserName string }
+	JoinData     struct{ RoomCode, UserName, ResumeToken string }
+	EmptyData    struct{}
+	TempoData    struct{ Tempo float64 }
+	KeyData      struct{ Key, Scale string }
+	PlaybackData struct{ IsPlaying bool }
+	SetStepData  struct {
+		Track string
+		Step  int
+		On    bool
+	}
+	PingData struct{ T0 json.RawMessage }
+)
+
+// DecodeRequest parses one client frame. It returns an *Error (EINVALIDMESSAGE or EUNKNOWNTYPE)
+// for anything that is not a well-formed request; the Request's ID is set whenever it could be
+// read, so the error can answer it.
+func DecodeRequest(frame []byte) (Request, error) {
+	var env struct {
+		Type *string        `json:"type"`
+		ID   json.RawMessage `json:"id"`
+		Data json.RawMessage `json:"data"`
+	}
+	if !isJSONObject(frame) || json.Unmarshal(frame, &env) != nil {
+		return Request{}, Errorf(EINVALIDMESSAGE, "Messages must be JSON objects with a type.")
+	}
+	var req Request
+	if len(env.ID) > 0 && string(env.ID) != "null" {
+		if json.Unmarshal(env.ID, &req.ID) != nil || len(req.ID) > maxRequestID {
+			req.ID = ""
+			return req, Errorf(EINVALIDMESSAGE, "A message id must be a string of at most %d characters.", maxRequestID)
+		}
+	}
+	if env.Type == nil || *env.Type == "" {
+		return req, Errorf(EINVALIDMESSAGE, "Messages must be JSON objects with a type.")
+	}
+	req.Type = *env.Type
+	if len(env.Data) > 0 && string(env.Data) != "null" && !isJSONObject(env.Data) {
+		return req, Errorf(EINVALIDMESSAGE, "The data of a %s message must be a JSON object.", req.Type)
+	}
+
+	var err error
+	switch req.Type {
+	case TypeSessionCreate:
+		var d struct {
+			UserName *string `json:"userName"`
+		}
+		if err = decodeData(env.Data, &d); err == nil && d.UserName == nil {
+			err = missing(req.Type, "userName")
+		}
+		if err == nil {
+			req.Data = &CreateData{UserName: *d.UserName}
+		}
+	case TypeSessionJoin:
+		var d struct {
+			RoomCode    *string `json:"roomCode"`
+			UserName    *string `json:"userName"`
+			ResumeToken string  `json:"resumeToken"`
+		}
+		err = decodeData(env.Data, &d)
+		switch {
+		case err != nil:
+		case d.RoomCode == nil:
+			err = missing(req.Type, "roomCode")
+		case d.UserName == nil:
+			err = missing(req.Type, "userName")
+		default:
+			req.Data = &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken}
+		}
+	case TypeSessionLeave, TypeRequestSync, TypeClearPattern:
+		req.Data = &EmptyData{}
+	case TypeTempoChange:
+		var d struct {
+			Tempo *float64 `json:"tempo"`
+		}
+		if err = decodeData(env.Data, &d); err == nil && d.Tempo == nil {
+			err = Errorf(EINVALIDTEMPO, "Tempo must be a number from %d to %d BPM.", MinTempo, MaxTempo)
+		}
+		if err == nil {
+			req.Data = &TempoData{Tempo: *d.Tempo}
+		}
+	case TypeKeyChange:
+		var d struct {
+			Key   *string `json:"key"`
+			Scale *string `json:"scale"`
+		}
+		if err = decodeData(env.Data, &d); err == nil && (d.Key == nil || d.Scale == nil) {
+			err = validKey("", "")
+		}
+		if err == nil {
+			req.Data = &KeyData{Key: *d.Key, Scale: *d.Scale}
+		}
+	case TypePlaybackControl:
+		var d struct {
+			IsPlaying *bool `json:"isPlaying"`
+		}
+		if err = decodeData(env.Data, &d); err == nil && d.IsPlaying == nil {
+			err = missing(req.Type, "isPlaying")
+		}
+		if err == nil {
+			req.Data = &PlaybackData{IsPlaying: *d.IsPlaying}
+		}
+	case TypeSetStep:
+		var d struct {
+			Track *string  `json:"track"`
+			Step  *float64 `json:"step"`
+			On    *bool    `json:"on"`
+		}
+		err = decodeData(env.Data, &d)
+		switch {
+		case err != nil:
+		case d.On == nil:
+			err = missing(req.Type, "on")
+		case d.Track == nil || d.Step == nil || *d.Step != float64(int(*d.Step)) || *d.Step < 0 || *d.Step >= Steps:
+			err = errInvalidStep()
+		default:
+			req.Data = &SetStepData{Track: *d.Track, Step: int(*d.Step), On: *d.On}
+		}
+	case TypeClockPing:
+		var d struct {
+			T0 json.RawMessage `json:"t0"`
+		}
+		if err = decodeData(env.Data, &d); err == nil && len(d.T0) == 0 {
+			err = missing(req.Type, "t0")
+		}
+		if err == nil {
+			req.Data = &PingData{T0: d.T0}
+		}
+	default:
+		err = Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", truncate(req.Type, 40))
+	}
+	return req, err
+}
+
+func errInvalidStep() error {
+	return Errorf(EINVALIDPATTERN, "A step is a track (kick, snare, hihat or clap) and a step number from 0 to %d.", Steps-1)
+}
+
+// decodeData unmarshals a payload object; wrong field types are EINVALIDMESSAGE.
+func decodeData(raw json.RawMessage, v any) error {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return Errorf(EINVALIDMESSAGE, "A field of this message has the wrong type.")
+	}
+	return nil
+}
+
+func missing(typ, field string) error {
+	return Errorf(EINVALIDMESSAGE, "A %s message needs %s.", typ, field)
+}
+
+func isJSONObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{' && json.Valid(b)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// envelope is a server frame.
+type envelope struct {
+	Type string `json:"type"`
+	Re   string `json:"re,omitempty"`
+	Data any    `json:"data"`
+}
+
+// encode marshals a server frame. Every value sent is built from plain structs, so it cannot fail.
+func encode(typ, re string, data any) []byte {
+	b, err := json.Marshal(envelope{Type: typ, Re: re, Data: data})
+	if err != nil {
+		panic("appliance: cannot encode " + typ + ": " + err.Error())
+	}
+	return b
+}
+
+func errorFrame(re string, err error) []byte {
+	return encode(TypeError, re, map[string]string{"code": ErrorCode(err), "message": ErrorMessage(err)})
+}
+
+// ParticipantView is a Participant as the wire shows it.
+type ParticipantView struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	IsHost    bool   `json:"isHost"`
+	JoinedAt  string `json:"joinedAt"`
+	Connected bool   `json:"connected"`
+}
+
+// StateView is State as the wire shows it.
+type StateView struct {
+	Tempo       float64 `json:"tempo"`
+	IsPlaying   bool    `json:"isPlaying"`
+	CurrentStep int     `json:"currentStep"`
+	Key         string  `json:"key"`
+	Scale       string  `json:"scale"`
+	Anchor      Anchor  `json:"anchor"`
+	Pattern     Pattern `json:"pattern"`
+	Version     int64   `json:"version"`
+}
+
+func (s *Session) participantView(p Participant) ParticipantView {
+	return ParticipantView{ID: p.ID, Name: p.Name, IsHost: p.ID == s.HostID,
+		JoinedAt: p.JoinedAt.UTC().Format(time.RFC3339), Connected: p.Connected}
+}
+
+func (s *Session) participantsView() []ParticipantView {
+	out := make([]ParticipantView, len(s.Participants))
+	for i, p := range s.Participants {
+		out[i] = s.participantView(p)
+	}
+	return out
+}
+
+func (s *Session) stateView(now int64) StateView {
+	st := s.State
+	return StateView{Tempo: st.Tempo, IsPlaying: st.IsPlaying, CurrentStep: st.stepAt(now), Key: st.Key,
+		Scale: st.Scale, Anchor: st.Anchor, Pattern: st.Pattern, Version: st.Version}
+}
+
+// welcome is the data of session:created and session:joined.
+type welcome struct {
+	RoomCode     string            `json:"roomCode"`
+	You          ParticipantView   `json:"you"`
+	Participants []ParticipantView `json:"participants"`
+	State        StateView         `json:"state"`
+	ResumeToken  string            `json:"resumeToken"`
+}
+
+type syncData struct {
+	RoomCode     string            `json:"roomCode"`
+	Participants []ParticipantView `json:"participants"`
+	State        StateView         `json:"state"`
+}

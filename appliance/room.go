@@ -1,0 +1,252 @@
+package appliance
+
+import (
+	"sync"
+	"time"
+)
+
+// Room is a live session: the stored Session plus who is connected to it right now.
+// Every change of a room happens under mu, in this order: validate, commit, reply, broadcast.
+type Room struct {
+	hub *Hub
+
+	mu      sync.Mutex
+	s       *Session
+	members map[string]*Client     // participant id → their live connection
+	grace   map[string]*time.Timer // participant id → the timer that ends their dropped seat
+	gone    bool                   // deleted: nobody may join or change it any more
+}
+
+func newRoom(h *Hub, s *Session) *Room {
+	return &Room{hub: h, s: s, members: map[string]*Client{}, grace: map[string]*time.Timer{}}
+}
+
+// commit makes next the room's session once the store has it on disk. Call with mu held.
+func (r *Room) commit(next *Session) error {
+	next.LastActive = r.hub.now()
+	if err := r.hub.store.PutSession(next); err != nil {
+		r.hub.log.Error("cannot save session", "room", next.Code, "err", err)
+		return Errorf(EINTERNAL, "The jam box could not save that change; nothing changed. Please try again.")
+	}
+	r.s = next
+	return nil
+}
+
+// broadcast queues frame for every connected member but skip. Call with mu held.
+func (r *Room) broadcast(frame []byte, skip *Client) {
+	for _, m := range r.members {
+		if m != skip {
+			m.enqueue(frame)
+		}
+	}
+}
+
+// join seats c, or gives its seat back when d.ResumeToken matches one.
+func (r *Room) join(c *Client, re string, d *JoinData) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone {
+		return errRoomNotFound()
+	}
+	if d.ResumeToken != "" {
+		if i := r.s.seatByToken(d.ResumeToken); i >= 0 {
+			r.resume(c, re, i, d.ResumeToken)
+			return nil
+		}
+	}
+	// A resumed seat keeps its name, so only a new seat needs a valid one.
+	name, err := NormalizeName(d.UserName)
+	if err != nil {
+		return err
+	}
+	if len(r.s.Participants) >= r.hub.cfg.maxParticipants() {
+		return Errorf(EROOMFULL, "This session is full: all %d seats are taken.", r.hub.cfg.maxParticipants())
+	}
+	now := r.hub.now()
+	token, hash := newResumeToken()
+	p := Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Connected: true}
+	next := r.s.clone()
+	next.Participants = append(next.Participants, p)
+	if err := r.commit(next); err != nil {
+		return err
+	}
+	r.members[p.ID] = c
+	c.seat(r, p.ID)
+	c.enqueue(encode(TypeSessionJoined, re, r.welcome(p, token)))
+	r.broadcast(encode(TypeUserJoined, "", map[string]any{"user": r.s.participantView(p)}), c)
+	r.hub.log.Info("participant joined", "room", r.s.Code, "participant", p.ID, "participants", len(r.s.Participants))
+	return nil
+}
+
+// resume gives seat i to c. A connection still holding the seat (a reload can beat the old
+// socket's close) is closed with closeTakenOver. Call with mu held.
+func (r *Room) resume(c *Client, re string, i int, token string) {
+	p := &r.s.Participants[i]
+	if old := r.members[p.ID]; old != nil && old != c {
+		old.kick(closeTakenOver, "seat taken over by a newer connection")
+	}
+	if t := r.grace[p.ID]; t != nil {
+		t.Stop()
+		delete(r.grace, p.ID)
+	}
+	p.Connected = true
+	r.s.LastActive = r.hub.now()
+	r.members[p.ID] = c
+	c.seat(r, p.ID)
+	c.enqueue(encode(TypeSessionJoined, re, r.welcome(*p, token)))
+	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(*p)}), c)
+	r.hub.log.Info("participant resumed", "room", r.s.Code, "participant", p.ID)
+}
+
+func (r *Room) welcome(you Participant, token string) welcome {
+	return welcome{RoomCode: r.s.Code, You: r.s.participantView(you), Participants: r.s.participantsView(),
+		State: r.s.stateView(r.hub.now().UnixMilli()), ResumeToken: token}
+}
+
+// leave removes c's seat at its request.
+func (r *Room) leave(c *Client, re string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.removeSeat(c.pid, "left"); err != nil {
+		return err
+	}
+	delete(r.members, c.pid)
+	c.seat(nil, "")
+	c.enqueue(encode(TypeSessionLeft, re, map[string]string{"roomCode": r.s.Code}))
+	return nil
+}
+
+// drop marks c's seat as disconnected and starts its grace period; c's connection is gone.
+func (r *Room) drop(c *Client) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.members[c.pid] != c {
+		return // the seat was taken over or left already
+	}
+	delete(r.members, c.pid)
+	i := r.s.seat(c.pid)
+	if i < 0 {
+		return
+	}
+	r.s.Participants[i].Connected = false
+	r.s.LastActive = r.hub.now()
+	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(r.s.Participants[i])}), nil)
+	r.startGrace(c.pid)
+	r.hub.log.Info("participant dropped", "room", r.s.Code, "participant", c.pid)
+}
+
+// startGrace ends a dropped seat after the reconnect grace unless it is resumed first.
+// Call with mu held.
+func (r *Room) startGrace(pid string) {
+	var t *time.Timer
+	t = time.AfterFunc(r.hub.cfg.reconnectGrace(), func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.grace[pid] != t {
+			return // resumed, or replaced by a later drop
+		}
+		delete(r.grace, pid)
+		if err := r.removeSeat(pid, "grace expired"); err != nil {
+			// The seat stays, dropped; try again after another grace period.
+			r.startGrace(pid)
+		}
+	})
+	r.grace[pid] = t
+}
+
+// removeSeat takes seat pid out of the session, hands the host role on, and deletes the
+// session when it was the last seat. Call with mu held.
+func (r *Room) removeSeat(pid, why string) error {
+	i := r.s.seat(pid)
+	if r.gone || i < 0 {
+		return Errorf(ENOTINSESSION, "You are not in a session.")
+	}
+	if len(r.s.Participants) == 1 {
+		if err := r.hub.deleteRoom(r, "last participant "+why); err != nil {
+			return err
+		}
+		return nil
+	}
+	next := r.s.clone()
+	next.Participants = append(next.Participants[:i:i], next.Participants[i+1:]...)
+	hostLeft := next.HostID == pid
+	if hostLeft {
+		next.HostID = next.nextHost()
+	}
+	if err := r.commit(next); err != nil {
+		return err
+	}
+	r.broadcast(encode(TypeUserLeft, "", map[string]string{"userId": pid}), nil)
+	if hostLeft {
+		r.broadcast(encode(TypeHostChanged, "", map[string]string{"hostId": next.HostID}), nil)
+	}
+	r.hub.log.Info("participant left", "room", r.s.Code, "participant", pid, "why", why, "participants", len(next.Participants))
+	return nil
+}
+
+// change applies one state or pattern change from c: validate, commit, reply, broadcast.
+func (r *Room) change(c *Client, req Request) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone || r.members[c.pid] != c {
+		return errNotInSession()
+	}
+	now := r.hub.now().UnixMilli()
+	if req.Type == TypeRequestSync {
+		c.enqueue(encode(TypeSync, req.ID, syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), State: r.s.stateView(now)}))
+		return nil
+	}
+
+	next := r.s.clone()
+	st := &next.State
+	var event map[string]any
+	switch d := req.Data.(type) {
+	case *TempoData:
+		if err := validTempo(d.Tempo); err != nil {
+			return err
+		}
+		st.setTempo(d.Tempo, now)
+		event = map[string]any{"tempo": st.Tempo, "anchor": st.Anchor}
+	case *KeyData:
+		if err := validKey(d.Key, d.Scale); err != nil {
+			return err
+		}
+		st.Key, st.Scale = d.Key, d.Scale
+		event = map[string]any{"key": st.Key, "scale": st.Scale}
+	case *PlaybackData:
+		if next.HostID != c.pid {
+			return Errorf(EFORBIDDEN, "Only the host can start and stop playback.")
+		}
+		st.setPlaying(d.IsPlaying, now)
+		event = map[string]any{"isPlaying": st.IsPlaying, "anchor": st.Anchor}
+	case *SetStepData:
+		row := st.Pattern.track(d.Track)
+		if row == nil {
+			return errInvalidStep()
+		}
+		row[d.Step] = d.On
+		event = map[string]any{"track": d.Track, "step": d.Step, "on": d.On}
+	case *EmptyData: // pattern:clear; session:leave and state:request-sync never get here
+		st.Pattern = Pattern{}
+		event = map[string]any{}
+	default:
+		return Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", req.Type)
+	}
+	st.Version++
+	event["version"] = st.Version
+	event["by"] = c.pid
+	if err := r.commit(next); err != nil {
+		return err
+	}
+	c.enqueue(encode(req.Type, req.ID, event))
+	r.broadcast(encode(req.Type, "", event), c)
+	return nil
+}
+
+func errRoomNotFound() error {
+	return Errorf(ENOTFOUND, "There is no session with that code. Check it, or start a new one.")
+}
+
+func errNotInSession() error {
+	return Errorf(ENOTINSESSION, "You are not in a session. Create or join one first.")
+}

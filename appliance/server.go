@@ -1,0 +1,63 @@
+package appliance
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"jamd/webui"
+)
+
+// Server serves the web app, the HTTP API and the session WebSocket.
+type Server struct {
+	cfg    Config
+	hub    *Hub
+	log    *slog.Logger
+	webapp fs.FS
+}
+
+// NewServer loads every stored session from store (seats dropped, with a fresh grace period)
+// and returns a Server ready to Serve.
+func NewServer(cfg Config, store Store, log *slog.Logger) (*Server, error) {
+	h, err := newHub(cfg, store, log)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{cfg: cfg, hub: h, log: log, webapp: webui.Dist()}, nil
+}
+
+// Handler returns the whole HTTP surface, for tests that bring their own listener.
+func (s *Server) Handler() http.Handler { return s.routes() }
+
+// Stats returns the figures /api/stats reports.
+func (s *Server) Stats() Stats { return s.hub.stats() }
+
+// Serve serves on ln until ctx is done, then stops accepting, closes every WebSocket with 1001
+// and returns. Every change was committed when it was made, so nothing is left to save.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	sweepCtx, stopSweeper := context.WithCancel(context.Background())
+	defer stopSweeper()
+	go s.hub.runSweeper(sweepCtx)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx) // stops accepting; WebSockets are hijacked, so close them ourselves
+	s.hub.close()
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

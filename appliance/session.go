@@ -1,0 +1,241 @@
+package appliance
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Session is one jam: its seats and its shared musical state. It is what the Store keeps.
+type Session struct {
+	Code         string        `json:"code"`
+	CreatedAt    time.Time     `json:"createdAt"`
+	LastActive   time.Time     `json:"lastActive"` // last accepted change or connection
+	HostID       string        `json:"hostId"`
+	Participants []Participant `json:"participants"` // in seating order, longest-seated first
+	State        State         `json:"state"`
+}
+
+// Participant is one seat in a session.
+type Participant struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	JoinedAt  time.Time `json:"joinedAt"`
+	TokenHash []byte    `json:"tokenHash"` // sha256 of the resume token; the token itself is never kept
+	Connected bool      `json:"-"`         // live only: after a restart every seat starts dropped
+}
+
+// State is the musical state everyone in a session shares.
+type State struct {
+	Tempo     float64 `json:"tempo"`
+	IsPlaying bool    `json:"isPlaying"`
+	Key       string  `json:"key"`
+	Scale     string  `json:"scale"`
+	Anchor    Anchor  `json:"anchor"`
+	Pattern   Pattern `json:"pattern"`
+	Version   int64   `json:"version"`
+}
+
+// Anchor ties the beat count to the server clock: while playing, the beat at server time t (ms)
+// is Beat + (t - ServerTime) * tempo / 60000.
+type Anchor struct {
+	ServerTime int64   `json:"serverTime"`
+	Beat       float64 `json:"beat"`
+}
+
+// Steps is the length of the drum pattern: one bar of 16th notes.
+const Steps = 16
+
+// Pattern is the shared drum grid.
+type Pattern struct {
+	Kick  [Steps]bool `json:"kick"`
+	Snare [Steps]bool `json:"snare"`
+	Hihat [Steps]bool `json:"hihat"`
+	Clap  [Steps]bool `json:"clap"`
+}
+
+// track returns the row of the named track, or nil.
+func (p *Pattern) track(name string) *[Steps]bool {
+	switch name {
+	case "kick":
+		return &p.Kick
+	case "snare":
+		return &p.Snare
+	case "hihat":
+		return &p.Hihat
+	case "clap":
+		return &p.Clap
+	}
+	return nil
+}
+
+// Limits and defaults of the shared state.
+const (
+	MinTempo     = 20
+	MaxTempo     = 300
+	DefaultTempo = 120
+	MaxNameRunes = 32
+	// PlaybackLead is how far ahead of "now" playback starts, so every phone can schedule beat 0.
+	PlaybackLead = 250 * time.Millisecond
+)
+
+// Keys and Scales are the accepted values of State.Key and State.Scale.
+var (
+	Keys   = []string{"C", "C#", "Db", "D", "D#", "Eb", "E", "F", "F#", "Gb", "G", "G#", "Ab", "A", "A#", "Bb", "B"}
+	Scales = []string{"major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian", "pentatonic", "blues"}
+)
+
+// newState is the state of a new session.
+func newState(now time.Time) State {
+	return State{Tempo: DefaultTempo, Key: "C", Scale: "major", Anchor: Anchor{ServerTime: now.UnixMilli()}, Version: 1}
+}
+
+// clone returns a copy that shares nothing mutable with s.
+func (s *Session) clone() *Session {
+	c := *s
+	c.Participants = slices.Clone(s.Participants)
+	return &c
+}
+
+// seat returns the index of the participant with id, or -1.
+func (s *Session) seat(id string) int {
+	return slices.IndexFunc(s.Participants, func(p Participant) bool { return p.ID == id })
+}
+
+// seatByToken returns the index of the seat whose resume token is token, or -1.
+func (s *Session) seatByToken(token string) int {
+	h := hashToken(token)
+	return slices.IndexFunc(s.Participants, func(p Participant) bool {
+		return subtle.ConstantTimeCompare(p.TokenHash, h) == 1
+	})
+}
+
+// nextHost picks who becomes host when the host goes: the longest-seated connected participant,
+// or the longest-seated one when nobody is connected; "" when the session is empty.
+func (s *Session) nextHost() string {
+	for _, p := range s.Participants {
+		if p.Connected {
+			return p.ID
+		}
+	}
+	if len(s.Participants) > 0 {
+		return s.Participants[0].ID
+	}
+	return ""
+}
+
+// beatAt is the beat count at server time t (ms).
+func (st *State) beatAt(t int64) float64 {
+	if !st.IsPlaying {
+		return st.Anchor.Beat
+	}
+	return st.Anchor.Beat + float64(t-st.Anchor.ServerTime)*st.Tempo/60000
+}
+
+// stepAt is the 16th-note step (0–15) at server time t; 0 when stopped or counting in.
+func (st *State) stepAt(t int64) int {
+	b := st.beatAt(t)
+	if !st.IsPlaying || b < 0 {
+		return 0
+	}
+	return int(math.Floor(b*4)) % Steps
+}
+
+// setTempo changes the tempo; while playing it re-anchors at the current beat so the count
+// never jumps (during the count-in the anchor stays and the new tempo applies from it).
+func (st *State) setTempo(tempo float64, now int64) {
+	if st.IsPlaying && now > st.Anchor.ServerTime {
+		st.Anchor = Anchor{ServerTime: now, Beat: st.beatAt(now)}
+	}
+	st.Tempo = tempo
+}
+
+// setPlaying starts playback PlaybackLead from now at beat 0, or stops at the current beat.
+func (st *State) setPlaying(playing bool, now int64) {
+	switch {
+	case playing && !st.IsPlaying:
+		st.Anchor = Anchor{ServerTime: now + PlaybackLead.Milliseconds(), Beat: 0}
+	case !playing && st.IsPlaying:
+		st.Anchor = Anchor{ServerTime: now, Beat: max(st.beatAt(now), 0)}
+	}
+	st.IsPlaying = playing
+}
+
+// roomCodeAlphabet has no look-alikes: no 0/O and no 1/I/L.
+const roomCodeAlphabet = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+// RoomCodeLen is the length of a room code.
+const RoomCodeLen = 6
+
+// newRoomCode returns a random room code.
+func newRoomCode() string {
+	b := make([]byte, RoomCodeLen)
+	rand.Read(b)
+	for i := range b {
+		b[i] = roomCodeAlphabet[int(b[i])%len(roomCodeAlphabet)]
+	}
+	return string(b)
+}
+
+// NormalizeRoomCode accepts a code in any case with surrounding space and returns it upper-cased,
+// or EINVALIDROOMCODE when it is not then six of [A-Z0-9].
+func NormalizeRoomCode(code string) (string, error) {
+	c := strings.ToUpper(strings.TrimSpace(code))
+	if len(c) != RoomCodeLen || strings.IndexFunc(c, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}) >= 0 {
+		return "", Errorf(EINVALIDROOMCODE, "A room code is 6 letters and digits, like K7M2QX.")
+	}
+	return c, nil
+}
+
+// NormalizeName trims a user name and checks it: 1–32 characters, no control characters.
+func NormalizeName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" || !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameRunes ||
+		strings.IndexFunc(n, unicode.IsControl) >= 0 {
+		return "", Errorf(EINVALIDNAME, "Names are 1 to %d characters, letters, digits and symbols only.", MaxNameRunes)
+	}
+	return n, nil
+}
+
+func validTempo(t float64) error {
+	if math.IsNaN(t) || t < MinTempo || t > MaxTempo {
+		return Errorf(EINVALIDTEMPO, "Tempo must be a number from %d to %d BPM.", MinTempo, MaxTempo)
+	}
+	return nil
+}
+
+func validKey(key, scale string) error {
+	if !slices.Contains(Keys, key) || !slices.Contains(Scales, scale) {
+		return Errorf(EINVALIDKEY, "Pick a key from C to B and a scale such as major or minor.")
+	}
+	return nil
+}
+
+// newID returns an unguessable id with a prefix, e.g. "p_3kq9x2mz7d4f".
+func newID(prefix string) string {
+	b := make([]byte, 9)
+	rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newResumeToken returns a fresh secret and the hash the session keeps.
+func newResumeToken() (token string, hash []byte) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	token = base64.RawURLEncoding.EncodeToString(b)
+	return token, hashToken(token)
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}

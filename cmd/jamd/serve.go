@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"jamd/appliance"
+	"jamd/store"
+)
+
+// serveConfig is everything `jamd serve` can be told, from flags or JAMD_* variables.
+type serveConfig struct {
+	Addr            string        // where to listen; ":8080"
+	DataDir         string        // holds jamd.db and admin-token
+	ReconnectGrace  time.Duration // how long a dropped participant keeps their seat
+	MaxParticipants int           // seats per session
+	SessionTTL      time.Duration // idle sessions are deleted after this
+	AdminToken      string        // bearer token for /api/stats; generated when empty
+	CreateRateLimit int           // session creations per minute per client IP; 0 = off
+	AllowedOrigins  []string      // extra WebSocket origins besides the page's own host
+	NoMDNS          bool          // do not advertise on the LAN
+	Name            string        // mDNS instance name; "Jam on <hostname>" when empty
+	Interface       string        // advertise only on this interface; chosen when empty
+	PublicURL       string        // the join URL to print and encode; chosen when empty
+}
+
+func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
+	var cfg serveConfig
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the /jam web app and the session WebSocket",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags(), getenv); err != nil {
+				return err
+			}
+			if cfg.DataDir == "" {
+				cfg.DataDir = defaultDataDir(getenv)
+			}
+			if err := cfg.validate(); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, stdout, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on (host:port)")
+	f.StringVar(&cfg.DataDir, "data-dir", "", "where sessions are kept (default $STATE_DIRECTORY, else ~/.local/state/jamd)")
+	f.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", 30*time.Second, "how long a dropped participant keeps their seat")
+	f.IntVar(&cfg.MaxParticipants, "max-participants", 10, "seats in one session")
+	f.DurationVar(&cfg.SessionTTL, "session-ttl", 24*time.Hour, "delete a session after this long without activity")
+	f.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /api/stats (default: generated once, kept in the data dir)")
+	f.IntVar(&cfg.CreateRateLimit, "create-rate-limit", 10, "session creations per minute per client address (0 = no limit)")
+	f.StringSliceVar(&cfg.AllowedOrigins, "allowed-origins", nil, "other origins allowed to open the WebSocket, e.g. http://jam.local:8080 (* for any)")
+	f.BoolVar(&cfg.NoMDNS, "no-mdns", false, "do not advertise jamd on the LAN over mDNS")
+	f.StringVar(&cfg.Name, "name", "", `name shown to "jamd discover" (default "Jam on <hostname>")`)
+	f.StringVar(&cfg.Interface, "interface", "", "network interface to advertise on (default: the one with the default route)")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "join URL to print and put in the QR code (default: http://<LAN address>:<port>/jam)")
+	return cmd
+}
+
+// validate names the first option whose value cannot work.
+func (c serveConfig) validate() error {
+	switch {
+	case c.MaxParticipants < 1:
+		return errors.New("--max-participants must be at least 1")
+	case c.ReconnectGrace <= 0:
+		return errors.New("--reconnect-grace must be longer than 0s")
+	case c.SessionTTL <= 0:
+		return errors.New("--session-ttl must be longer than 0s")
+	case c.CreateRateLimit < 0:
+		return errors.New("--create-rate-limit must be 0 (no limit) or more")
+	}
+	return nil
+}
+
+func defaultDataDir(getenv env) string {
+	if d := getenv("STATE_DIRECTORY"); d != "" {
+		// systemd may pass several, separated by colons; the first is ours.
+		return filepath.SplitList(d)[0]
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "state", "jamd")
+}
+
+func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, errors.Unwrap(err))
+	}
+	token, err := adminToken(cfg, log)
+	if err != nil {
+		return err
+	}
+	// Listen first, so a busy port fails at once and nothing else is touched.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("cannot listen on %s: the port is already in use", cfg.Addr)
+		}
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, errors.Unwrap(err))
+	}
+	defer ln.Close()
+	db, err := store.Open(filepath.Join(cfg.DataDir, "jamd.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	srv, err := appliance.NewServer(appliance.Config{
+		ReconnectGrace:  cfg.ReconnectGrace,
+		MaxParticipants: cfg.MaxParticipants,
+		SessionTTL:      cfg.SessionTTL,
+		AdminToken:      token,
+		CreateRateLimit: cfg.CreateRateLimit,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		Version:         version,
+	}, db, log)
+	if err != nil {
+		return err
+	}
+
+	log.Info("jamd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	fmt.Fprintf(stdout, "jamd is running: open http://%s/jam\n", browsableAddr(ln.Addr()))
+
+	return srv.Serve(ctx, ln)
+}
+
+// browsableAddr is the listener's address as a person types it: a wildcard host becomes localhost.
+func browsableAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp.IP == nil || tcp.IP.IsUnspecified() {
+		if ok {
+			return fmt.Sprintf("localhost:%d", tcp.Port)
+		}
+		return a.String()
+	}
+	return tcp.String()
+}
