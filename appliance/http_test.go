@@ -168,4 +168,3 @@ func TestShutdownClosesWith1001(t *testing.T) {
 		t.Error("a stopped server still accepts connections")
 	}
 }
-

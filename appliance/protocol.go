@@ -64,7 +64,7 @@ type (
 // read, so the error can answer it.
 func DecodeRequest(frame []byte) (Request, error) {
 	var env struct {
-		Type *string        `json:"type"`
+		Type *string         `json:"type"`
 		ID   json.RawMessage `json:"id"`
 		Data json.RawMessage `json:"data"`
 	}
