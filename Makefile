@@ -1,0 +1,62 @@
+# jamd: `make test` installs what the tests need and runs them all; `make` builds the binary.
+SHELL := /bin/bash
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: all build test deps go-deps web-deps browser go-test fuzz web-test web-dist e2e bench release clean
+
+all: build
+
+# A static binary that embeds the committed web app: no Node needed.
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o jamd ./cmd/jamd
+
+test: deps go-test fuzz web-test web-dist e2e
+
+deps: go-deps web-deps browser
+
+go-deps:
+	go mod download
+
+web-deps:
+	cd webui && npm ci --no-audit --no-fund
+
+# Debian's chromium drives the end-to-end tests; nothing downloads a browser of its own.
+browser:
+	@if command -v chromium >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else \
+		echo "The end-to-end tests need Debian's chromium: run 'sudo apt-get install chromium', then make test again." >&2; exit 1; \
+	fi
+
+go-test:
+	go vet ./...
+	go test -race -count=1 ./...
+
+# A short run of every fuzz target on top of its seed corpus (which go-test already ran).
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./appliance
+	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./appliance
+
+web-test:
+	cd webui && npm run typecheck && npm test
+
+# The committed webui/dist must be what its sources build to, because go build embeds it.
+web-dist:
+	cd webui && npm run build
+	@if [ -n "$$(git status --porcelain -- webui/dist)" ]; then \
+		git status --short -- webui/dist; \
+		echo "webui/dist differs from what webui/src builds: run 'cd webui && npm run build' and commit webui/dist." >&2; exit 1; \
+	fi
+
+e2e: build
+	cd webui && JAMD_BIN=$(CURDIR)/jamd npm run e2e
+
+# Figures for docs/benchmarks.md.
+bench:
+	go test ./cmd/jamd -run '^$$' -bench Seat50x10 -benchtime 1x
+
+clean:
+	rm -rf jamd dist webui/e2e-output
