@@ -1,0 +1,185 @@
+import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
+import { isWellFormedRoomCode, normalizeRoomCode, validateUserName } from '../session/protocol';
+import { loadName, saveName } from '../session/seat';
+import { useAppState, useJam } from './context';
+import { Link } from './Link';
+import { SessionScreen } from './SessionScreen';
+import { ConnStatus } from './ConnStatus';
+
+type Check = 'ok' | 'invalid';
+
+/** /jam/<code>: resumes this tab's seat, or asks for a name (once per device) and joins. */
+export function RoomPage({ rawCode }: { rawCode: string }) {
+  const { client } = useJam();
+  const st = useAppState();
+  const code = normalizeRoomCode(rawCode);
+  const wellFormed = isWellFormedRoomCode(code);
+  // Whether a well-formed code names a session is learnt from the join itself: an HTTP
+  // look-up would log a 404 in the console for every mistyped code.
+  const check: Check = wellFormed ? 'ok' : 'invalid';
+  const [name, setName] = useState(loadName);
+  const [nameError, setNameError] = useState<string | null>(null);
+  const tried = useRef(false);
+  const nameId = useId();
+
+  const here = st.session?.roomCode === code;
+  const elsewhere = st.session && !here ? st.session.roomCode : null;
+  const pending = st.pending?.op === 'join' && st.pending.roomCode === code;
+  const failed = st.joinError && st.joinError.roomCode === code ? st.joinError : null;
+
+  // Resume this tab's seat, or join with the name this device remembers.
+  useEffect(() => {
+    if (tried.current || here || elsewhere || pending || failed || check !== 'ok') return;
+    const seat = client.savedSeat();
+    if (seat && seat.roomCode === code) {
+      tried.current = true;
+      client.join(code, seat.userName);
+      return;
+    }
+    const remembered = loadName();
+    if (remembered && !validateUserName(remembered)) {
+      tried.current = true;
+      client.join(code, remembered.trim());
+    }
+  }, [client, code, here, elsewhere, pending, failed, check]);
+
+  if (here) return <SessionScreen />;
+
+  const back = (
+    <Link to="/jam" className="button">
+      Back to the lobby
+    </Link>
+  );
+
+  if (check === 'invalid' || failed?.code === 'invalid_room_code') {
+    return (
+      <Message title="That is not a room code">
+        <p>
+          “<span className="code">{rawCode}</span>” is not a room code. Room codes are 6 letters and digits, like{' '}
+          <span className="code">K7M2QX</span>.
+        </p>
+        {back}
+      </Message>
+    );
+  }
+  if (failed?.code === 'room_not_found') {
+    return (
+      <Message title="No such session">
+        <p>
+          There is no session with the code <span className="code">{code}</span>. It may have ended, or the code may be
+          mistyped.
+        </p>
+        {back}
+      </Message>
+    );
+  }
+  if (failed?.code === 'room_full') {
+    return (
+      <Message title="This session is full">
+        <p>
+          Every seat in room <span className="code">{code}</span> is taken. Ask someone to leave, then try again.
+        </p>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            tried.current = false;
+            client.join(code, loadName() || name.trim());
+          }}
+        >
+          Try again
+        </button>
+        {back}
+      </Message>
+    );
+  }
+  if (elsewhere) {
+    return (
+      <Message title={`Join room ${code}?`}>
+        <p>
+          You are in room <span className="code">{elsewhere}</span>. Leave it to join <span className="code">{code}</span>?
+        </p>
+        <button
+          type="button"
+          className="primary"
+          onClick={() => {
+            client.leave();
+            tried.current = false;
+          }}
+        >
+          Leave {elsewhere} and join {code}
+        </button>
+        <Link to={`/jam/${elsewhere}`} className="button">
+          Back to room {elsewhere}
+        </Link>
+      </Message>
+    );
+  }
+  if (pending) {
+    return (
+      <Message title={`Joining room ${code}…`}>
+        <ConnStatus />
+        {back}
+      </Message>
+    );
+  }
+
+  const onSubmit = (e: FormEvent) => {
+    e.preventDefault();
+    const err = validateUserName(name);
+    setNameError(err);
+    if (err) return;
+    saveName(name.trim());
+    tried.current = true;
+    client.join(code, name.trim());
+  };
+  const otherError = failed && failed.code !== 'invalid_name' ? failed.message : null;
+
+  return (
+    <main className="lobby">
+      <header className="lobby-head">
+        <h1>Join room <span className="code">{code}</span></h1>
+        <p className="tagline">Pick the name the others will see.</p>
+      </header>
+      <form className="panel" onSubmit={onSubmit}>
+        <label htmlFor={nameId}>Your name</label>
+        <input
+          id={nameId}
+          type="text"
+          autoComplete="nickname"
+          maxLength={32}
+          autoFocus
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          aria-invalid={nameError || failed?.code === 'invalid_name' ? true : undefined}
+        />
+        {(nameError || failed?.code === 'invalid_name') && (
+          <p className="field-error" role="alert">
+            {nameError ?? failed?.message}
+          </p>
+        )}
+        <button type="submit" className="primary">
+          Join
+        </button>
+        {otherError && (
+          <p className="field-error" role="alert">
+            {otherError}
+          </p>
+        )}
+      </form>
+      <p>{back}</p>
+    </main>
+  );
+}
+
+function Message({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <main className="lobby">
+      <div className="panel message">
+        <h1>{title}</h1>
+        {children}
+      </div>
+    </main>
+  );
+}
+

@@ -1,0 +1,72 @@
+import { useId, useRef, useState } from 'react';
+
+export function SharePanel({ roomCode }: { roomCode: string }) {
+  const url = `${location.origin}/jam/${roomCode}`;
+  const input = useRef<HTMLInputElement>(null);
+  const [msg, setMsg] = useState<string | null>(null);
+  const urlId = useId();
+  const canShare = typeof navigator.share === 'function';
+
+  const selectText = () => {
+    const el = input.current;
+    if (!el) return;
+    el.focus();
+    el.select();
+    el.setSelectionRange(0, el.value.length);
+  };
+
+  const copy = async () => {
+    // The Clipboard API exists only in secure contexts; a LAN box is usually plain http.
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(url);
+        setMsg('Link copied.');
+        return;
+      } catch {
+        /* fall through */
+      }
+    }
+    selectText();
+    let ok = false;
+    try {
+      ok = document.execCommand('copy');
+    } catch {
+      ok = false;
+    }
+    setMsg(ok ? 'Link copied.' : 'The link is selected: copy it from the field above.');
+  };
+
+  const share = async () => {
+    try {
+      await navigator.share({ title: `Jam room ${roomCode}`, text: `Join my jam, room ${roomCode}`, url });
+    } catch {
+      /* dismissed */
+    }
+  };
+
+  return (
+    <section className="panel share" aria-label="Share">
+      <h2>Invite people in the room</h2>
+      <p>
+        Room code <strong className="code big">{roomCode}</strong>
+      </p>
+      <label htmlFor={urlId}>Join link</label>
+      <input id={urlId} ref={input} className="share-url" type="text" readOnly value={url} onFocus={(e) => e.currentTarget.select()} />
+      <div className="row">
+        <button type="button" className="primary" onClick={() => void copy()}>
+          Copy link
+        </button>
+        {canShare && (
+          <button type="button" onClick={() => void share()}>
+            Share…
+          </button>
+        )}
+      </div>
+      <p className="hint" role="status" aria-live="polite">
+        {msg}
+      </p>
+      <img className="qr" src={`/api/sessions/${encodeURIComponent(roomCode)}/qr.png`} alt={`QR code of the join link for room ${roomCode}`} width={240} height={240} />
+      <p className="hint">Scan with a phone camera on this Wi‑Fi to join.</p>
+    </section>
+  );
+}

@@ -1,0 +1,122 @@
+import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { tapTempo } from '../audio/timing';
+import { KEYS, MAX_TEMPO, MIN_TEMPO, SCALES, type JamState, type Participant } from '../session/protocol';
+import { useJam } from './context';
+
+export function Transport({ state, participants, isHost }: { state: JamState; participants: Participant[]; isHost: boolean }) {
+  const { client, store } = useJam();
+  const [draft, setDraft] = useState<string | null>(null);
+  const taps = useRef<number[]>([]);
+  const ids = { tempo: useId(), key: useId(), scale: useId(), why: useId() };
+  const host = participants.find((p) => p.isHost);
+
+  // A tempo from someone else replaces what is shown unless the user is typing.
+  useEffect(() => {
+    setDraft((d) => (d !== null && document.activeElement?.id === ids.tempo ? d : null));
+  }, [state.tempo, ids.tempo]);
+
+  const sendTempo = (t: number) => {
+    const v = Math.round(t * 10) / 10;
+    if (!Number.isFinite(v) || v < MIN_TEMPO || v > MAX_TEMPO) {
+      store.dispatch({ type: 'notice', tone: 'error', text: `Tempo must be a number from ${MIN_TEMPO} to ${MAX_TEMPO} BPM.` });
+      return;
+    }
+    if (v !== state.tempo) client.setTempo(v);
+  };
+
+  const commit = () => {
+    if (draft === null) return;
+    const v = Number(draft.replace(',', '.'));
+    setDraft(null);
+    if (draft.trim() !== '') sendTempo(v);
+  };
+
+  const onKey = (e: KeyboardEvent<HTMLInputElement>) => {
+    if (e.key === 'Enter') {
+      e.preventDefault();
+      commit();
+    } else if (e.key === 'Escape') setDraft(null);
+  };
+
+  const tap = () => {
+    const now = performance.now();
+    taps.current = [...taps.current.filter((t) => now - t < 2000 * 5), now].slice(-5);
+    const bpm = tapTempo(taps.current);
+    if (bpm !== null) sendTempo(bpm);
+  };
+
+  const step = (delta: number) => sendTempo(Math.min(MAX_TEMPO, Math.max(MIN_TEMPO, Math.round(state.tempo) + delta)));
+
+  return (
+    <section className="panel transport" aria-label="Transport">
+      <div className="tempo-row">
+        <label htmlFor={ids.tempo}>Tempo (BPM)</label>
+        <div className="tempo-controls">
+          <button type="button" className="square" aria-label="Slower: tempo −1 BPM" onClick={() => step(-1)}>
+            −
+          </button>
+          <input
+            id={ids.tempo}
+            className="tempo-input"
+            type="number"
+            inputMode="decimal"
+            min={MIN_TEMPO}
+            max={MAX_TEMPO}
+            step="any"
+            value={draft ?? String(state.tempo)}
+            onChange={(e) => setDraft(e.target.value)}
+            onBlur={commit}
+            onKeyDown={onKey}
+          />
+          <button type="button" className="square" aria-label="Faster: tempo +1 BPM" onClick={() => step(1)}>
+            +
+          </button>
+          <button type="button" aria-label="Tap tempo" onClick={tap}>
+            Tap
+          </button>
+        </div>
+      </div>
+
+      <div className="key-row">
+        <div className="field">
+          <label htmlFor={ids.key}>Key</label>
+          <select id={ids.key} value={state.key} onChange={(e) => client.setKey(e.target.value, state.scale)}>
+            {KEYS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
+          </select>
+        </div>
+        <div className="field">
+          <label htmlFor={ids.scale}>Scale</label>
+          <select id={ids.scale} value={state.scale} onChange={(e) => client.setKey(state.key, e.target.value)}>
+            {SCALES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </div>
+      </div>
+
+      <div className="play-row">
+        <button
+          type="button"
+          className={state.isPlaying ? 'play stop' : 'play primary'}
+          disabled={!isHost}
+          aria-describedby={isHost ? undefined : ids.why}
+          onClick={() => client.setPlaying(!state.isPlaying)}
+        >
+          {state.isPlaying ? 'Stop' : 'Play'}
+        </button>
+        <span className={state.isPlaying ? 'playing-flag on' : 'playing-flag'}>{state.isPlaying ? 'Playing' : 'Stopped'}</span>
+      </div>
+      {!isHost && (
+        <p className="why" id={ids.why}>
+          Only the host{host ? `, ${host.name},` : ''} can start and stop the beat.
+        </p>
+      )}
+    </section>
+  );
+}

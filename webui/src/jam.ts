@@ -1,0 +1,95 @@
+// Wires the parts together for the browser: one store, one client, one clock, one audio engine.
+
+import { AudioEngine } from './audio/engine';
+import { ClockEstimator, localNow } from './audio/clock';
+import { Scheduler } from './audio/scheduler';
+import { loadSound, saveSound, type SoundSettings } from './audio/settings';
+import { toAudioTime, type AudioStamp } from './audio/timing';
+import { SessionClient, type SocketLike } from './session/client';
+import { tabStorage } from './session/seat';
+import { Store } from './session/store';
+
+export interface Jam {
+  store: Store;
+  client: SessionClient;
+  clock: ClockEstimator;
+  engine: AudioEngine;
+  sound: SoundStore;
+  serverNow: () => number;
+}
+
+/** Per-device sound settings as a tiny observable. */
+export class SoundStore {
+  private s: SoundSettings = loadSound();
+  private listeners = new Set<() => void>();
+  constructor(private readonly engine: AudioEngine) {
+    engine.setVolume(this.s.volume);
+    engine.setMuted(this.s.muted);
+  }
+  get = (): SoundSettings => this.s;
+  set = (patch: Partial<SoundSettings>): void => {
+    this.s = { ...this.s, ...patch };
+    this.engine.setVolume(this.s.volume);
+    this.engine.setMuted(this.s.muted);
+    saveSound(this.s);
+    for (const l of this.listeners) l();
+  };
+  subscribe = (l: () => void): (() => void) => {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  };
+}
+
+export function createJam(): Jam {
+  const store = new Store();
+  const clock = new ClockEstimator();
+  const engine = new AudioEngine();
+  const sound = new SoundStore(engine);
+  const serverNow = () => clock.serverNow(localNow());
+  const wsURL = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+  const client = new SessionClient({
+    url: wsURL,
+    createSocket: (url) => new WebSocket(url) as unknown as SocketLike,
+    store,
+    storage: tabStorage(),
+    clock,
+    clockNow: localNow,
+    isOnline: () => navigator.onLine !== false,
+  });
+
+  const stamp = (): AudioStamp | null => {
+    const ctx = engine.context;
+    if (!ctx || ctx.state !== 'running') return null;
+    const ts = typeof ctx.getOutputTimestamp === 'function' ? ctx.getOutputTimestamp() : undefined;
+    if (ts && ts.contextTime && ts.performanceTime) {
+      return { contextTime: ts.contextTime, performanceTime: ts.performanceTime };
+    }
+    return { contextTime: ctx.currentTime, performanceTime: performance.now() };
+  };
+  const scheduler = new Scheduler({
+    getPlayState: () => store.getState().session?.state ?? null,
+    serverNow,
+    toAudio: (t) => {
+      const s = stamp();
+      return s ? toAudioTime(t, s, clock.offset, performance.timeOrigin) : null;
+    },
+    play: (voice, when) => engine.play(voice, when),
+    cancelFrom: (when) => engine.cancelFrom(when),
+    clickOn: () => sound.get().click,
+    lookaheadMs: () => (document.visibilityState === 'hidden' ? 1500 : 120),
+  });
+  setInterval(() => scheduler.tick(), 25);
+
+  // Sound may only start from a gesture: the first tap anywhere unlocks it.
+  const unlock = () => engine.unlock();
+  for (const ev of ['pointerdown', 'keydown', 'touchend'] as const) {
+    window.addEventListener(ev, unlock, { capture: true, passive: true });
+  }
+  // Back in view or back online: reconnect now rather than at the end of the countdown.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') client.retryNow();
+  });
+  window.addEventListener('online', () => client.retryNow());
+
+  return { store, client, clock, engine, sound, serverNow };
+}

@@ -1,0 +1,457 @@
+// The WebSocket client: one socket, reconnects with backoff, resumes the seat with its token,
+// resyncs, and queues changes made while offline. Plain TypeScript: everything it touches
+// from the browser is passed in, so tests drive it with a fake socket and fake timers.
+
+import { backoffDelay } from './backoff';
+import type { JamState, Participant, SeatData, ServerMessage, Track, WireError } from './protocol';
+import { loadSeat, saveSeat, type KeyValue } from './seat';
+import type { Store } from './store';
+
+/** The part of the browser WebSocket the client uses. */
+export interface SocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: unknown) => void) | null;
+  onclose: ((ev: { code: number; reason?: string }) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+export interface ClockSink {
+  addSample(t0: number, serverTime: number, t1: number): void;
+}
+
+export interface ClientDeps {
+  url: string;
+  createSocket: (url: string) => SocketLike;
+  store: Store;
+  storage: KeyValue | null;
+  /** Wall-clock ms, for the retry countdown. */
+  now?: () => number;
+  /** Monotonic epoch ms, for clock pings. */
+  clockNow?: () => number;
+  clock?: ClockSink;
+  random?: () => number;
+  isOnline?: () => boolean;
+  setTimer?: (fn: () => void, ms: number) => unknown;
+  clearTimer?: (t: unknown) => void;
+}
+
+const OPEN = 1;
+const CLOSE_TAKEN_OVER = 4002;
+const MAX_QUEUE = 64;
+const PING_BURST = 5;
+const PING_BURST_GAP_MS = 200;
+const PING_EVERY_MS = 15_000;
+
+type Goal =
+  | { kind: 'create'; userName: string }
+  | { kind: 'seat'; roomCode: string; userName: string; resumeToken: string | null };
+
+interface Intent {
+  type: string;
+  data: Record<string, unknown>;
+  /** Intents with the same key replace each other in the offline queue. */
+  key: string | null;
+}
+
+const intentLabels: Record<string, string> = {
+  'state:tempo-change': 'tempo',
+  'state:key-change': 'key',
+  'state:playback-control': 'play/stop',
+  'pattern:set-step': 'step',
+  'pattern:clear': 'clear',
+};
+
+export class SessionClient {
+  private readonly d: Required<Omit<ClientDeps, 'clock'>> & { clock?: ClockSink };
+  private socket: SocketLike | null = null;
+  private goal: Goal | null = null;
+  private seated = false;
+  private hadSeat = false;
+  private seq = 0;
+  private requests = new Map<string, string>(); // id → type
+  private queue: Intent[] = [];
+  private retryTimer: unknown = null;
+  private pingTimer: unknown = null;
+  private pingsLeft = 0;
+  private attempt = 0;
+
+  constructor(deps: ClientDeps) {
+    this.d = {
+      now: () => Date.now(),
+      clockNow: () => Date.now(),
+      random: Math.random,
+      isOnline: () => true,
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (t) => clearTimeout(t as ReturnType<typeof setTimeout>),
+      ...deps,
+    };
+  }
+
+  get store(): Store {
+    return this.d.store;
+  }
+
+  // ---- intents from the UI ----
+
+  create(userName: string): void {
+    this.resetSeat();
+    this.goal = { kind: 'create', userName };
+    this.d.store.dispatch({ type: 'pending', op: 'create', roomCode: null });
+    this.ensureSocket();
+  }
+
+  /** Joins `roomCode`, resuming this tab's seat there when it has one. */
+  join(roomCode: string, userName: string): void {
+    const saved = loadSeat(this.d.storage);
+    const resumeToken = saved && saved.roomCode === roomCode ? saved.resumeToken : null;
+    const cur = this.d.store.getState().session;
+    if (cur && cur.roomCode !== roomCode) this.resetSeat();
+    this.goal = { kind: 'seat', roomCode, userName: saved?.roomCode === roomCode ? saved.userName : userName, resumeToken };
+    this.d.store.dispatch({ type: 'pending', op: 'join', roomCode });
+    if (this.socket && this.socket.readyState === OPEN) {
+      this.seated = false;
+      this.sendGoal();
+    } else {
+      this.ensureSocket();
+    }
+  }
+
+  /** The saved seat of this tab, if any (for resuming after a reload). */
+  savedSeat() {
+    return loadSeat(this.d.storage);
+  }
+
+  leave(): void {
+    if (this.seated) this.send('session:leave', {});
+    this.goal = null;
+    this.resetSeat();
+    this.d.store.dispatch({ type: 'left' });
+    this.shutdown();
+  }
+
+  setTempo(tempo: number): void {
+    this.intent('state:tempo-change', { tempo }, 'tempo');
+  }
+  setKey(key: string, scale: string): void {
+    this.intent('state:key-change', { key, scale }, 'key');
+  }
+  setPlaying(isPlaying: boolean): void {
+    this.intent('state:playback-control', { isPlaying }, 'playback');
+  }
+  setStep(track: Track, step: number, on: boolean): void {
+    this.intent('pattern:set-step', { track, step, on }, null);
+  }
+  clearPattern(): void {
+    this.intent('pattern:clear', {}, null);
+  }
+
+  /** Skip the countdown and try now (the "Retry now" button, tab visible, network back). */
+  retryNow(): void {
+    if (!this.goal) return;
+    if (this.socket) return; // already connecting or connected
+    if (this.retryTimer !== null) {
+      this.d.clearTimer(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.openSocket();
+  }
+
+  /** After another tab took the seat over: take it back. */
+  takeBack(): void {
+    this.d.store.dispatch({ type: 'taken-over', value: false });
+    const seat = loadSeat(this.d.storage);
+    if (seat) this.goal = { kind: 'seat', roomCode: seat.roomCode, userName: seat.userName, resumeToken: seat.resumeToken };
+    this.retryNow();
+  }
+
+  /** Sends one clock:ping now (also used by the audio side to refresh). */
+  ping(): void {
+    if (this.socket?.readyState === OPEN) this.send('clock:ping', { t0: this.d.clockNow() });
+  }
+
+  // ---- connection ----
+
+  private ensureSocket(): void {
+    if (this.socket) return;
+    if (this.retryTimer !== null) {
+      this.d.clearTimer(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.openSocket();
+  }
+
+  private openSocket(): void {
+    const reconnecting = this.hadSeat;
+    this.d.store.dispatch({ type: 'conn', status: reconnecting ? 'reconnecting' : 'connecting', attempt: this.attempt });
+    let ws: SocketLike;
+    try {
+      ws = this.d.createSocket(this.d.url);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    this.socket = ws;
+    ws.onopen = () => {
+      if (this.socket !== ws) return;
+      this.attempt = 0;
+      this.d.store.dispatch({ type: 'conn', status: 'connected' });
+      this.startPings();
+      this.sendGoal();
+    };
+    ws.onmessage = (ev) => {
+      if (this.socket === ws && typeof ev.data === 'string') this.receive(ev.data);
+    };
+    ws.onerror = () => {
+      /* a close event follows */
+    };
+    ws.onclose = (ev) => {
+      if (this.socket !== ws) return;
+      this.socket = null;
+      this.onDrop(ev.code);
+    };
+  }
+
+  private onDrop(code: number): void {
+    this.seated = false;
+    this.requests.clear();
+    this.stopPings();
+    if (!this.goal) {
+      this.d.store.dispatch({ type: 'conn', status: 'idle' });
+      return;
+    }
+    if (code === CLOSE_TAKEN_OVER) {
+      this.d.store.dispatch({ type: 'taken-over', value: true });
+      this.d.store.dispatch({ type: 'conn', status: 'offline' });
+      return;
+    }
+    if (this.goal.kind === 'create') {
+      // The create may or may not have happened; do not make a second session behind the user's back.
+      this.goal = null;
+      this.d.store.dispatch({
+        type: 'join-failed',
+        roomCode: null,
+        error: { code: 'unreachable', message: 'Could not reach the jam box. Check the Wi‑Fi and try again.' },
+      });
+      this.d.store.dispatch({ type: 'conn', status: 'idle' });
+      return;
+    }
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    const delay = backoffDelay(this.attempt, this.d.random);
+    this.attempt++;
+    const retryAt = this.d.now() + delay;
+    this.d.store.dispatch({
+      type: 'conn',
+      status: this.d.isOnline() ? 'reconnecting' : 'offline',
+      retryAt,
+      attempt: this.attempt,
+    });
+    this.retryTimer = this.d.setTimer(() => {
+      this.retryTimer = null;
+      if (this.goal && !this.socket) this.openSocket();
+    }, delay);
+  }
+
+  /** Closes the socket on purpose: no reconnect. */
+  private shutdown(): void {
+    if (this.retryTimer !== null) {
+      this.d.clearTimer(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.stopPings();
+    const ws = this.socket;
+    this.socket = null;
+    this.seated = false;
+    if (ws) {
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close(1000);
+      } catch {
+        /* already closed */
+      }
+    }
+    this.attempt = 0;
+    this.d.store.dispatch({ type: 'conn', status: 'idle' });
+  }
+
+  private resetSeat(): void {
+    saveSeat(this.d.storage, null);
+    this.hadSeat = false;
+    this.queue = [];
+    this.d.store.dispatch({ type: 'queued', count: 0 });
+  }
+
+  private sendGoal(): void {
+    const g = this.goal;
+    if (!g) return;
+    if (g.kind === 'create') {
+      this.request('session:create', { userName: g.userName });
+    } else {
+      const data: Record<string, unknown> = { roomCode: g.roomCode, userName: g.userName };
+      if (g.resumeToken) data.resumeToken = g.resumeToken;
+      this.request('session:join', data);
+    }
+  }
+
+  // ---- frames ----
+
+  private send(type: string, data: Record<string, unknown>, id?: string): void {
+    const frame: Record<string, unknown> = { type, data };
+    if (id) frame.id = id;
+    this.socket?.send(JSON.stringify(frame));
+  }
+
+  private request(type: string, data: Record<string, unknown>): void {
+    const id = `c${++this.seq}`;
+    this.requests.set(id, type);
+    this.send(type, data, id);
+  }
+
+  private intent(type: string, data: Record<string, unknown>, key: string | null): void {
+    if (!this.d.store.getState().session) return;
+    if (this.seated && this.socket?.readyState === OPEN) {
+      this.request(type, data);
+      return;
+    }
+    if (key) this.queue = this.queue.filter((q) => q.key !== key);
+    if (this.queue.length >= MAX_QUEUE) {
+      this.d.store.dispatch({ type: 'notice', tone: 'error', text: 'Offline: too many changes waiting. This one was not kept.' });
+      return;
+    }
+    this.queue.push({ type, data, key });
+    this.d.store.dispatch({ type: 'queued', count: this.queue.length });
+    this.d.store.dispatch({
+      type: 'notice',
+      tone: 'info',
+      text: `Offline: your ${intentLabels[type] ?? 'change'} will be sent when the connection is back.`,
+    });
+  }
+
+  private flushQueue(): void {
+    const q = this.queue;
+    this.queue = [];
+    for (const i of q) this.request(i.type, i.data);
+    this.d.store.dispatch({ type: 'queued', count: 0 });
+    if (q.length) this.d.store.dispatch({ type: 'notice', tone: 'info', text: `Sent ${q.length} change${q.length === 1 ? '' : 's'} made while offline.` });
+  }
+
+  private receive(raw: string): void {
+    let msg: ServerMessage;
+    try {
+      msg = JSON.parse(raw) as ServerMessage;
+    } catch {
+      return;
+    }
+    if (!msg || typeof msg.type !== 'string') return;
+    const reqType = msg.re ? this.requests.get(msg.re) : undefined;
+    if (msg.re) this.requests.delete(msg.re);
+    const data = (msg.data ?? {}) as Record<string, unknown>;
+
+    switch (msg.type) {
+      case 'clock:pong': {
+        const t0 = Number(data.t0);
+        const st = Number(data.serverTime);
+        if (Number.isFinite(t0) && Number.isFinite(st)) this.d.clock?.addSample(t0, st, this.d.clockNow());
+        return;
+      }
+      case 'error':
+        this.onError(reqType, data as unknown as WireError);
+        return;
+      case 'session:created':
+      case 'session:joined': {
+        const seat = data as unknown as SeatData;
+        const resumed = this.hadSeat;
+        this.seated = true;
+        this.hadSeat = true;
+        this.goal = { kind: 'seat', roomCode: seat.roomCode, userName: seat.you.name, resumeToken: seat.resumeToken };
+        saveSeat(this.d.storage, { roomCode: seat.roomCode, resumeToken: seat.resumeToken, userName: seat.you.name });
+        this.d.store.dispatch({ type: 'message', msg });
+        if (resumed) this.request('state:request-sync', {});
+        this.flushQueue();
+        return;
+      }
+      case 'session:left':
+        this.goal = null;
+        this.resetSeat();
+        this.d.store.dispatch({ type: 'message', msg });
+        this.shutdown();
+        return;
+      case 'session:user-left': {
+        const sess = this.d.store.getState().session;
+        this.d.store.dispatch({ type: 'message', msg });
+        if (sess && data.userId === sess.youId) {
+          // Our own seat is gone (its grace ran out): take a new one.
+          this.d.store.dispatch({ type: 'notice', tone: 'info', text: 'Your seat had expired; you joined again.' });
+          this.goal = { kind: 'seat', roomCode: sess.roomCode, userName: this.goal?.userName ?? 'Guest', resumeToken: null };
+          this.seated = false;
+          this.sendGoal();
+        }
+        return;
+      }
+    }
+
+    const before = this.d.store.getState().session?.state;
+    this.d.store.dispatch({ type: 'message', msg });
+    if (before && typeof data.version === 'number' && data.version > before.version + 1) {
+      // We missed a change somewhere: ask for the whole state.
+      this.request('state:request-sync', {});
+    }
+  }
+
+  private onError(reqType: string | undefined, err: WireError): void {
+    const message = typeof err?.message === 'string' ? err.message : 'Something went wrong.';
+    const code = typeof err?.code === 'string' ? err.code : 'internal';
+    if (reqType === 'session:create' || reqType === 'session:join') {
+      const g = this.goal;
+      const roomCode = g && g.kind === 'seat' ? g.roomCode : null;
+      if (code === 'already_in_session') {
+        // The server still sees this connection seated: carry on.
+        this.seated = true;
+        return;
+      }
+      const hadSession = this.d.store.getState().session !== null;
+      this.goal = null;
+      this.resetSeat();
+      if (hadSession) {
+        this.d.store.dispatch({ type: 'left' });
+        this.d.store.dispatch({ type: 'notice', tone: 'error', text: code === 'room_not_found' ? 'This session has ended.' : message });
+      }
+      this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code, message } });
+      this.shutdown();
+      return;
+    }
+    if (code === 'not_in_session' && this.goal?.kind === 'seat') {
+      this.seated = false;
+      this.sendGoal();
+    }
+    const text = code === 'forbidden' ? `Refused: ${message}` : message;
+    this.d.store.dispatch({ type: 'notice', tone: 'error', text });
+  }
+
+  // ---- clock ----
+
+  private startPings(): void {
+    this.stopPings();
+    this.pingsLeft = PING_BURST;
+    const tick = () => {
+      this.ping();
+      const gap = this.pingsLeft > 0 ? PING_BURST_GAP_MS : PING_EVERY_MS;
+      if (this.pingsLeft > 0) this.pingsLeft--;
+      this.pingTimer = this.d.setTimer(tick, gap);
+    };
+    tick();
+  }
+
+  private stopPings(): void {
+    if (this.pingTimer !== null) this.d.clearTimer(this.pingTimer);
+    this.pingTimer = null;
+  }
+}
+
+export type { JamState, Participant };

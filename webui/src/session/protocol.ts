@@ -1,0 +1,92 @@
+// Types of wire contract v1 (docs/protocol.md). Nothing here talks to the network.
+
+export const TRACKS = ['kick', 'snare', 'hihat', 'clap'] as const;
+export type Track = (typeof TRACKS)[number];
+export const STEPS = 16;
+
+export const KEYS = ['C', 'C#', 'Db', 'D', 'D#', 'Eb', 'E', 'F', 'F#', 'Gb', 'G', 'G#', 'Ab', 'A', 'A#', 'Bb', 'B'] as const;
+export const SCALES = ['major', 'minor', 'dorian', 'phrygian', 'lydian', 'mixolydian', 'locrian', 'pentatonic', 'blues'] as const;
+
+export const MIN_TEMPO = 20;
+export const MAX_TEMPO = 300;
+
+export interface Participant {
+  id: string;
+  name: string;
+  isHost: boolean;
+  joinedAt: string;
+  connected: boolean;
+}
+
+/** The beat at server time t is beat + (t − serverTime) · tempo / 60000. */
+export interface Anchor {
+  serverTime: number;
+  beat: number;
+}
+
+export type Pattern = Record<Track, boolean[]>;
+
+export interface JamState {
+  tempo: number;
+  isPlaying: boolean;
+  currentStep: number;
+  key: string;
+  scale: string;
+  anchor: Anchor;
+  pattern: Pattern;
+  version: number;
+}
+
+/** A frame as it arrives from the server. */
+export interface ServerMessage {
+  type: string;
+  re?: string;
+  data?: unknown;
+}
+
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+export interface SeatData {
+  roomCode: string;
+  you: Participant;
+  participants: Participant[];
+  state: JamState;
+  resumeToken: string;
+}
+
+export interface SyncData {
+  roomCode: string;
+  participants: Participant[];
+  state: JamState;
+}
+
+/** Room codes as the server accepts them: trimmed, upper-cased, 6 of [A-Z0-9]. */
+export function normalizeRoomCode(raw: string): string {
+  return raw.trim().toUpperCase();
+}
+
+export function isWellFormedRoomCode(code: string): boolean {
+  return /^[A-Z0-9]{6}$/.test(code);
+}
+
+/** Mirrors the server's rule so the form can say what is wrong before sending. */
+export function validateUserName(raw: string): string | null {
+  const name = raw.trim();
+  if (name.length === 0) return 'Please enter a name.';
+  if ([...name].length > 32) return 'Names can be at most 32 characters.';
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'Names cannot contain control characters.';
+  return null;
+}
+
+export function emptyPattern(): Pattern {
+  return {
+    kick: Array<boolean>(STEPS).fill(false),
+    snare: Array<boolean>(STEPS).fill(false),
+    hihat: Array<boolean>(STEPS).fill(false),
+    clap: Array<boolean>(STEPS).fill(false),
+  };
+}

@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { initialState, reduce, you, type Action, type AppState } from './reducer';
+import { jamState, participant } from './testdata';
+
+const ana = participant('p_ana', 'Ana', { isHost: true });
+const bo = participant('p_bo', 'Bo');
+
+function seated(): AppState {
+  return reduce(initialState, {
+    type: 'message',
+    msg: {
+      type: 'session:created',
+      re: 'c1',
+      data: { roomCode: 'K7M2QX', you: ana, participants: [ana], state: jamState(), resumeToken: 'tok' },
+    },
+  });
+}
+
+const msg = (type: string, data: unknown): Action => ({ type: 'message', msg: { type, data } });
+
+describe('reduce', () => {
+  it('seats the tab on session:created and clears pending', () => {
+    let s = reduce(initialState, { type: 'pending', op: 'create', roomCode: null });
+    expect(s.pending).toEqual({ op: 'create', roomCode: null });
+    s = reduce(s, seated().session ? msg('session:created', { roomCode: 'K7M2QX', you: ana, participants: [ana], state: jamState(), resumeToken: 't' }) : { type: 'left' });
+    expect(s.pending).toBeNull();
+    expect(s.session?.roomCode).toBe('K7M2QX');
+    expect(you(s)?.name).toBe('Ana');
+  });
+
+  it('adds, updates and removes participants', () => {
+    let s = reduce(seated(), msg('session:user-joined', { user: bo }));
+    expect(s.session?.participants.map((p) => p.name)).toEqual(['Ana', 'Bo']);
+    s = reduce(s, msg('session:user-updated', { user: { ...bo, connected: false } }));
+    expect(s.session?.participants[1]?.connected).toBe(false);
+    expect(s.session?.participants).toHaveLength(2);
+    // A user-joined for someone already listed (a resumed seat) does not duplicate them.
+    s = reduce(s, msg('session:user-joined', { user: bo }));
+    expect(s.session?.participants).toHaveLength(2);
+    s = reduce(s, msg('session:user-left', { userId: 'p_ana' }));
+    s = reduce(s, msg('session:host-changed', { hostId: 'p_bo' }));
+    expect(s.session?.participants).toEqual([{ ...bo, isHost: true }]);
+  });
+
+  it('applies state changes with a newer version and ignores stale ones', () => {
+    let s = reduce(seated(), msg('state:tempo-change', { tempo: 96, anchor: { serverTime: 5, beat: 1 }, version: 2, by: 'p_ana' }));
+    expect(s.session?.state.tempo).toBe(96);
+    expect(s.session?.state.anchor).toEqual({ serverTime: 5, beat: 1 });
+    expect(s.session?.state.version).toBe(2);
+    const stale = reduce(s, msg('state:tempo-change', { tempo: 50, anchor: { serverTime: 1, beat: 0 }, version: 2 }));
+    expect(stale).toBe(s);
+    s = reduce(s, msg('state:key-change', { key: 'F#', scale: 'dorian', version: 3 }));
+    expect([s.session?.state.key, s.session?.state.scale]).toEqual(['F#', 'dorian']);
+    s = reduce(s, msg('state:playback-control', { isPlaying: true, anchor: { serverTime: 9, beat: 0 }, version: 4 }));
+    expect(s.session?.state.isPlaying).toBe(true);
+    expect(s.session?.state.version).toBe(4);
+  });
+
+  it('sets and clears pattern steps', () => {
+    let s = reduce(seated(), msg('pattern:set-step', { track: 'snare', step: 4, on: true, version: 2 }));
+    expect(s.session?.state.pattern.snare[4]).toBe(true);
+    expect(s.session?.state.pattern.kick[4]).toBe(false);
+    const before = s;
+    expect(reduce(s, msg('pattern:set-step', { track: 'cowbell', step: 1, on: true, version: 3 }))).toBe(before);
+    expect(reduce(s, msg('pattern:set-step', { track: 'kick', step: 16, on: true, version: 3 }))).toBe(before);
+    s = reduce(s, msg('pattern:clear', { version: 3 }));
+    expect(s.session?.state.pattern.snare.some(Boolean)).toBe(false);
+  });
+
+  it('replaces everything on state:sync for the same room only', () => {
+    const s = seated();
+    const sync = { roomCode: 'K7M2QX', participants: [ana, bo], state: jamState({ tempo: 140, version: 9 }) };
+    const next = reduce(s, msg('state:sync', sync));
+    expect(next.session?.state.tempo).toBe(140);
+    expect(next.session?.participants).toHaveLength(2);
+    expect(reduce(s, msg('state:sync', { ...sync, roomCode: 'ZZZZZZ' }))).toBe(s);
+  });
+
+  it('fills in a missing pattern rather than crash', () => {
+    const st = { ...jamState(), pattern: undefined } as unknown as ReturnType<typeof jamState>;
+    const s = reduce(initialState, msg('session:joined', { roomCode: 'K7M2QX', you: bo, participants: [ana, bo], state: st, resumeToken: 't' }));
+    expect(s.session?.state.pattern.clap).toHaveLength(16);
+  });
+
+  it('ignores session events when not seated', () => {
+    expect(reduce(initialState, msg('session:user-joined', { user: bo }))).toBe(initialState);
+    expect(reduce(initialState, msg('state:tempo-change', { tempo: 90, version: 5 }))).toBe(initialState);
+  });
+
+  it('tracks the connection, join errors, notices and leaving', () => {
+    let s = reduce(seated(), { type: 'conn', status: 'reconnecting', retryAt: 1234, attempt: 3 });
+    expect(s.conn).toEqual({ status: 'reconnecting', retryAt: 1234, attempt: 3 });
+    s = reduce(s, { type: 'conn', status: 'connected' });
+    expect(s.conn).toEqual({ status: 'connected', retryAt: null, attempt: 0 });
+    s = reduce(s, { type: 'notice', text: 'hi', tone: 'info' });
+    expect(s.notice?.text).toBe('hi');
+    s = reduce(s, { type: 'clear-notice' });
+    expect(s.notice).toBeNull();
+    s = reduce(s, { type: 'left' });
+    expect(s.session).toBeNull();
+    s = reduce(s, { type: 'join-failed', roomCode: 'AAAAAA', error: { code: 'room_not_found', message: 'No.' } });
+    expect(s.joinError).toEqual({ code: 'room_not_found', message: 'No.', roomCode: 'AAAAAA' });
+    expect(reduce(s, msg('session:left', { roomCode: 'K7M2QX' })).session).toBeNull();
+  });
+});

@@ -1,0 +1,196 @@
+// The app's state and the one function that changes it. Pure: no sockets, no timers, no React.
+
+import {
+  emptyPattern,
+  TRACKS,
+  STEPS,
+  type Anchor,
+  type JamState,
+  type Participant,
+  type SeatData,
+  type ServerMessage,
+  type SyncData,
+  type Track,
+  type WireError,
+} from './protocol';
+
+export type ConnStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'offline';
+
+export interface Connection {
+  status: ConnStatus;
+  /** While reconnecting: when (Date.now() ms) the next attempt starts. */
+  retryAt: number | null;
+  /** Failed attempts since the last good connection. */
+  attempt: number;
+}
+
+export interface SessionView {
+  roomCode: string;
+  youId: string;
+  participants: Participant[];
+  state: JamState;
+}
+
+export interface Notice {
+  id: number;
+  text: string;
+  tone: 'info' | 'error';
+}
+
+export interface AppState {
+  conn: Connection;
+  /** The session this tab sits in, as the server last told it. */
+  session: SessionView | null;
+  /** A create or join that has been asked for and not answered yet. */
+  pending: { op: 'create' | 'join'; roomCode: string | null } | null;
+  /** Why the last create/join failed (room_not_found, room_full, ...). */
+  joinError: (WireError & { roomCode: string | null }) | null;
+  /** The latest thing to tell the user (a refused change, a queued change, ...). */
+  notice: Notice | null;
+  /** Changes made while offline, waiting to be sent. */
+  queued: number;
+  /** The seat was opened in another tab (close code 4002); we stopped reconnecting. */
+  takenOver: boolean;
+}
+
+export const initialState: AppState = {
+  conn: { status: 'idle', retryAt: null, attempt: 0 },
+  session: null,
+  pending: null,
+  joinError: null,
+  notice: null,
+  queued: 0,
+  takenOver: false,
+};
+
+export type Action =
+  | { type: 'conn'; status: ConnStatus; retryAt?: number | null; attempt?: number }
+  | { type: 'pending'; op: 'create' | 'join'; roomCode: string | null }
+  | { type: 'join-failed'; roomCode: string | null; error: WireError }
+  | { type: 'message'; msg: ServerMessage }
+  | { type: 'notice'; text: string; tone: 'info' | 'error' }
+  | { type: 'clear-notice' }
+  | { type: 'queued'; count: number }
+  | { type: 'left' }
+  | { type: 'taken-over'; value: boolean };
+
+let noticeSeq = 0;
+
+export function reduce(s: AppState, a: Action): AppState {
+  switch (a.type) {
+    case 'conn':
+      return {
+        ...s,
+        conn: {
+          status: a.status,
+          retryAt: a.retryAt ?? null,
+          attempt: a.attempt ?? (a.status === 'connected' ? 0 : s.conn.attempt),
+        },
+      };
+    case 'pending':
+      return { ...s, pending: { op: a.op, roomCode: a.roomCode }, joinError: null };
+    case 'join-failed':
+      return { ...s, pending: null, joinError: { ...a.error, roomCode: a.roomCode } };
+    case 'notice':
+      return { ...s, notice: { id: ++noticeSeq, text: a.text, tone: a.tone } };
+    case 'clear-notice':
+      return s.notice ? { ...s, notice: null } : s;
+    case 'queued':
+      return s.queued === a.count ? s : { ...s, queued: a.count };
+    case 'left':
+      return { ...s, session: null, pending: null, queued: 0, takenOver: false };
+    case 'taken-over':
+      return { ...s, takenOver: a.value };
+    case 'message':
+      return applyMessage(s, a.msg);
+  }
+}
+
+function applyMessage(s: AppState, msg: ServerMessage): AppState {
+  const d = (msg.data ?? {}) as Record<string, unknown>;
+  switch (msg.type) {
+    case 'session:created':
+    case 'session:joined': {
+      const seat = d as unknown as SeatData;
+      return {
+        ...s,
+        pending: null,
+        joinError: null,
+        takenOver: false,
+        session: {
+          roomCode: seat.roomCode,
+          youId: seat.you.id,
+          participants: seat.participants,
+          state: normalizeState(seat.state),
+        },
+      };
+    }
+    case 'session:left':
+      return { ...s, session: null, pending: null, queued: 0 };
+  }
+
+  const sess = s.session;
+  if (!sess) return s;
+  const withSession = (next: Partial<SessionView>): AppState => ({ ...s, session: { ...sess, ...next } });
+  const withState = (version: unknown, next: Partial<JamState>): AppState => {
+    // Events arrive in order on one connection; after a resync an older event is stale.
+    if (typeof version !== 'number' || version <= sess.state.version) return s;
+    return withSession({ state: { ...sess.state, ...next, version } });
+  };
+
+  switch (msg.type) {
+    case 'state:sync': {
+      const sync = d as unknown as SyncData;
+      if (sync.roomCode !== sess.roomCode) return s;
+      return withSession({ participants: sync.participants, state: normalizeState(sync.state) });
+    }
+    case 'session:user-joined':
+    case 'session:user-updated':
+      return withSession({ participants: upsert(sess.participants, d.user as Participant) });
+    case 'session:user-left':
+      return withSession({ participants: sess.participants.filter((p) => p.id !== d.userId) });
+    case 'session:host-changed':
+      return withSession({ participants: sess.participants.map((p) => ({ ...p, isHost: p.id === d.hostId })) });
+    case 'state:tempo-change':
+      return withState(d.version, { tempo: d.tempo as number, anchor: d.anchor as Anchor });
+    case 'state:key-change':
+      return withState(d.version, { key: d.key as string, scale: d.scale as string });
+    case 'state:playback-control':
+      return withState(d.version, { isPlaying: d.isPlaying as boolean, anchor: d.anchor as Anchor });
+    case 'pattern:set-step': {
+      const track = d.track as Track;
+      const step = d.step as number;
+      if (!TRACKS.includes(track) || !(step >= 0 && step < STEPS)) return s;
+      const row = sess.state.pattern[track].slice();
+      row[step] = Boolean(d.on);
+      return withState(d.version, { pattern: { ...sess.state.pattern, [track]: row } });
+    }
+    case 'pattern:clear':
+      return withState(d.version, { pattern: emptyPattern() });
+  }
+  return s;
+}
+
+function upsert(list: Participant[], user: Participant | undefined): Participant[] {
+  if (!user || typeof user.id !== 'string') return list;
+  const i = list.findIndex((p) => p.id === user.id);
+  if (i < 0) return [...list, user];
+  const next = list.slice();
+  next[i] = user;
+  return next;
+}
+
+/** Fills in what an older or partial state may lack, so the UI never reads undefined. */
+function normalizeState(st: JamState): JamState {
+  const pattern = emptyPattern();
+  for (const t of TRACKS) {
+    const row = st.pattern?.[t];
+    if (Array.isArray(row)) for (let i = 0; i < STEPS; i++) pattern[t][i] = Boolean(row[i]);
+  }
+  return { ...st, pattern, anchor: st.anchor ?? { serverTime: 0, beat: 0 } };
+}
+
+/** The participant this tab is, if seated. */
+export function you(s: AppState): Participant | undefined {
+  return s.session?.participants.find((p) => p.id === s.session?.youId);
+}
