@@ -58,5 +58,9 @@ e2e: build
 bench:
 	go test ./cmd/jamd -run '^$$' -bench Seat50x10 -benchtime 1x
 
+# Static, version-stamped binaries for every Pi plus amd64 and darwin/arm64, SHA256SUMS and .debs, in dist/.
+release:
+	VERSION=$(VERSION) scripts/release.sh
+
 clean:
 	rm -rf jamd dist webui/e2e-output

@@ -88,18 +88,22 @@ func (w *lineWatcher) wait(substr string, timeout time.Duration) (string, bool) 
 		case <-w.more:
 		case <-w.done:
 			w.mu.Lock()
-			n := len(w.lines)
+			found := slicesContains(w.lines, substr)
 			w.mu.Unlock()
-			_ = n
-			select {
-			case <-deadline:
-				return "", false
-			case <-time.After(50 * time.Millisecond):
-			}
+			return found, found != ""
 		case <-deadline:
 			return "", false
 		}
 	}
+}
+
+func slicesContains(lines []string, substr string) string {
+	for _, l := range lines {
+		if strings.Contains(l, substr) {
+			return l
+		}
+	}
+	return ""
 }
 
 // text is everything seen so far.

@@ -129,13 +129,25 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 		CreateRateLimit: cfg.CreateRateLimit,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Version:         version,
+		JoinURL:         currentJoinURL,
 	}, db, log)
 	if err != nil {
 		return err
 	}
 
 	log.Info("jamd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
-	fmt.Fprintf(stdout, "jamd is running: open http://%s/jam\n", browsableAddr(ln.Addr()))
+	fmt.Fprintf(stdout, "jamd is running: open http://%s/jam on this machine\n", browsableAddr(ln.Addr()))
+
+	// Announce on the LAN and tell systemd we are ready; both stop when serving stops.
+	lanCtx, stopLAN := context.WithCancel(ctx)
+	defer stopLAN()
+	joinURL, waitLAN, err := startLAN(lanCtx, cfg, ln.Addr().(*net.TCPAddr).Port, cfg.DataDir, stdout, log)
+	if err != nil {
+		return err
+	}
+	log.Info("join URL", "url", joinURL)
+	waitNotify := startNotify(lanCtx, log)
+	defer func() { stopLAN(); waitNotify(); waitLAN() }()
 
 	return srv.Serve(ctx, ln)
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"jamd/discovery"
+	"jamd/discovery/lantest"
+)
+
+// TestServeOnLAN is the appliance end to end on a LAN of two network namespaces: `jamd serve` in
+// A prints its join URL and a QR code of it, `jamd discover` in B finds it at that URL,
+// python3-zeroconf in B sees both services with their TXT records, `jamd qr` in B gets the same
+// URL from the server, and after SIGTERM the goodbye removes it. Nothing leaves the namespaces.
+func TestServeOnLAN(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the LAN test in -short mode")
+	}
+	lan := lantest.NewLAN(t)
+	bin := buildJamd(t)
+	zc := lan.StartZeroconfBrowser(t, lan.NSB)
+
+	const port, name = 18080, "Jam on stage"
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	serve := lan.Command(ctx, lan.NSA, bin, "serve", "--addr", fmt.Sprintf(":%d", port), "--data-dir", dataDir, "--name", name)
+	serve.Env = append(os.Environ(), "HOME="+dataDir)
+	stdout, _ := serve.StdoutPipe()
+	stderr, _ := serve.StderrPipe()
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out, logs := watchLines(t, stdout, ""), watchLines(t, stderr, "")
+	exited := make(chan error, 1)
+	go func() { <-out.done; <-logs.done; exited <- serve.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+		if t.Failed() {
+			t.Logf("jamd serve stdout:\n%s\nstderr:\n%s", out.text(), logs.text())
+		}
+	})
+
+	wantURL := fmt.Sprintf("http://%s:%d/jam", lan.AddrA, port)
+	if _, ok := out.wait("    "+wantURL, 20*time.Second); !ok {
+		t.Fatalf("jamd serve did not print %s", wantURL)
+	}
+	if _, ok := out.wait("▀▀▀▀▀▀▀▀", 5*time.Second); !ok {
+		t.Fatal("jamd serve printed no QR code")
+	}
+	if got := decodeTerminalQR(t, out.text()); got != wantURL {
+		t.Fatalf("the printed QR code decodes to %q, want %q", got, wantURL)
+	}
+	idBytes, err := os.ReadFile(filepath.Join(dataDir, "appliance-id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(string(idBytes))
+
+	// jamd discover in B.
+	var found []discovery.Appliance
+	for range 3 {
+		dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+		b, err := lan.Command(dctx, lan.NSB, bin, "discover", "--json", "--timeout", "3s").Output()
+		dcancel()
+		if err != nil {
+			t.Fatalf("jamd discover: %v", err)
+		}
+		if err := json.Unmarshal(b, &found); err != nil {
+			t.Fatalf("jamd discover --json printed %q: %v", b, err)
+		}
+		if len(found) > 0 {
+			break
+		}
+	}
+	if len(found) != 1 || found[0].Name != name || !slices.Contains(found[0].URLs, wantURL) || found[0].Version != testVersion || found[0].ID != id {
+		t.Fatalf("jamd discover found %+v, want %q at %s, version %s, id %s", found, name, wantURL, testVersion, id)
+	}
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	table, err := lan.Command(dctx, lan.NSB, bin, "discover").Output()
+	dcancel()
+	if err != nil || !bytes.Contains(table, []byte(name)) || !bytes.Contains(table, []byte(wantURL)) {
+		t.Fatalf("jamd discover printed %q (%v)", table, err)
+	}
+
+	// python3-zeroconf in B sees both services, TXT included.
+	for _, typ := range []string{"_jamd._tcp.local.", "_http._tcp.local."} {
+		e, ok := zc.Wait(t, 15*time.Second, func(e lantest.Event) bool {
+			return (e.Event == "added" || e.Event == "updated") && e.Type == typ && len(e.Addresses) > 0
+		})
+		if !ok {
+			t.Fatalf("python3-zeroconf did not see %s", typ)
+		}
+		want := map[string]string{"path": "/jam"}
+		if typ == "_jamd._tcp.local." {
+			want = map[string]string{"txtvers": "1", "path": "/jam", "id": id, "ver": testVersion}
+		}
+		if e.Name != name+"."+typ || e.Port != port || !slices.Equal(e.Addresses, []string{lan.AddrA}) || fmt.Sprint(e.TXT) != fmt.Sprint(want) {
+			t.Errorf("python3-zeroconf saw %+v, want %q on %s:%d with TXT %v", e, name, lan.AddrA, port, want)
+		}
+	}
+
+	// jamd qr in B asks the server over the LAN and encodes a room's link.
+	qctx, qcancel := context.WithTimeout(ctx, 20*time.Second)
+	qr, err := lan.Command(qctx, lan.NSB, bin, "qr", "ABC234", "--server", fmt.Sprintf("http://%s:%d", lan.AddrA, port)).Output()
+	qcancel()
+	if err != nil {
+		t.Fatalf("jamd qr: %v", err)
+	}
+	if got := decodeTerminalQR(t, string(qr)); got != wantURL+"/ABC234" {
+		t.Fatalf("jamd qr encodes %q, want %s/ABC234", got, wantURL)
+	}
+
+	// SIGTERM: goodbye, exit 0, and the appliance is gone from B's view at once.
+	zc.Forget()
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		exited <- err
+		if err != nil {
+			t.Fatalf("jamd serve exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("jamd serve did not exit within 20s of SIGTERM")
+	}
+	if _, ok := logs.wait("goodbye sent", time.Second); !ok {
+		t.Error("no goodbye logged")
+	}
+	for _, typ := range []string{"_jamd._tcp.local.", "_http._tcp.local."} {
+		if _, ok := zc.Wait(t, 5*time.Second, func(e lantest.Event) bool { return e.Event == "removed" && e.Type == typ }); !ok {
+			t.Errorf("python3-zeroconf did not see %s removed within 5s of SIGTERM", typ)
+		}
+	}
+}

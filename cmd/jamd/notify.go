@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// sdNotify sends one state message to systemd's notification socket ($NOTIFY_SOCKET, a datagram
+// socket; a leading '@' is the abstract namespace, which the net package understands). Without
+// $NOTIFY_SOCKET (not under systemd, or not Type=notify) it does nothing.
+func sdNotify(state string) error {
+	path := os.Getenv("NOTIFY_SOCKET")
+	if path == "" {
+		return nil
+	}
+	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		return fmt.Errorf("sd_notify %s: %w", path, err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte(state)); err != nil {
+		return fmt.Errorf("sd_notify %s: %w", path, err)
+	}
+	return nil
+}
+
+// notifyReady tells systemd the service is up: call it once the listener is open and the store
+// loaded.
+func notifyReady() error { return sdNotify("READY=1\nSTATUS=serving") }
+
+// notifyStopping tells systemd the service is shutting down (it then waits for the exit).
+func notifyStopping() error { return sdNotify("STOPPING=1\nSTATUS=stopping") }
+
+// watchdogInterval is how often systemd wants WATCHDOG=1: half of $WATCHDOG_USEC, or 0 when no
+// watchdog is set or it is meant for another process ($WATCHDOG_PID).
+func watchdogInterval() time.Duration {
+	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
+	if err != nil || usec <= 0 {
+		return 0
+	}
+	if pid := os.Getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	return time.Duration(usec) * time.Microsecond / 2
+}
+
+// runWatchdog sends WATCHDOG=1 every watchdogInterval until ctx ends.
+func runWatchdog(ctx context.Context, log *slog.Logger) {
+	every := watchdogInterval()
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := sdNotify("WATCHDOG=1"); err != nil {
+				log.Warn("watchdog ping failed", "err", err)
+			}
+		}
+	}
+}
+
+// startNotify sends READY=1 now, pings the watchdog while ctx lives, and sends STOPPING=1 as soon
+// as ctx ends (SIGTERM). The returned wait blocks until STOPPING=1 has been sent.
+func startNotify(ctx context.Context, log *slog.Logger) (wait func()) {
+	if err := notifyReady(); err != nil {
+		log.Warn("cannot tell systemd we are ready", "err", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		runWatchdog(ctx, log)
+		<-ctx.Done()
+		if err := notifyStopping(); err != nil {
+			log.Warn("cannot tell systemd we are stopping", "err", err)
+		}
+	})
+	return wg.Wait
+}

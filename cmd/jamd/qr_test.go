@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+)
+
+// decodeTerminalQR finds the half-block QR code in printed text, turns it back into modules
+// (█ both light, ▀ top light, ▄ bottom light, space both dark), draws them 8 pixels each, and
+// decodes the picture with gozxing, as a phone camera would.
+func decodeTerminalQR(tb testing.TB, printed string) string {
+	tb.Helper()
+	var rows []string
+	for _, line := range strings.Split(printed, "\n") {
+		if line != "" && strings.Trim(line, "█▀▄ ") == "" && strings.ContainsAny(line, "█▀▄") {
+			rows = append(rows, line)
+		} else if len(rows) > 0 {
+			break // the first QR block only
+		}
+	}
+	if len(rows) == 0 {
+		tb.Fatalf("no QR code in the output:\n%s", printed)
+	}
+	const px = 8
+	width := len([]rune(rows[0]))
+	img := image.NewGray(image.Rect(0, 0, width*px, len(rows)*2*px))
+	for y, row := range rows {
+		for x, r := range []rune(row) {
+			top, bottom := r == '█' || r == '▀', r == '█' || r == '▄'
+			for dy := range px {
+				for dx := range px {
+					img.SetGray(x*px+dx, 2*y*px+dy, gray(top))
+					img.SetGray(x*px+dx, (2*y+1)*px+dy, gray(bottom))
+				}
+			}
+		}
+	}
+	return decodeImage(tb, img)
+}
+
+func gray(light bool) color.Gray {
+	if light {
+		return color.Gray{Y: 255}
+	}
+	return color.Gray{Y: 0}
+}
+
+func decodeImage(tb testing.TB, img image.Image) string {
+	tb.Helper()
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil {
+		tb.Fatalf("the QR code does not decode: %v", err)
+	}
+	return res.GetText()
+}
+
+func TestWriteQRDecodesBack(t *testing.T) {
+	for _, u := range []string{
+		"http://192.168.1.20:8080/jam",
+		"http://10.0.0.7/jam/ABC234",
+		"https://jam.example.org:8443/jam",
+	} {
+		var out bytes.Buffer
+		if err := writeQR(&out, u); err != nil {
+			t.Fatal(err)
+		}
+		if got := decodeTerminalQR(t, out.String()); got != u {
+			t.Errorf("QR of %q decodes to %q", u, got)
+		}
+	}
+}
+
+func TestRoomLink(t *testing.T) {
+	tests := []struct {
+		base string
+		args []string
+		want string
+		bad  bool
+	}{
+		{"http://192.168.1.20:8080", nil, "http://192.168.1.20:8080/jam", false},
+		{"http://192.168.1.20:8080/jam", nil, "http://192.168.1.20:8080/jam", false},
+		{"http://192.168.1.20:8080/jam/", []string{" abc234 "}, "http://192.168.1.20:8080/jam/ABC234", false},
+		{"https://example.org/band/jam", []string{"XYZ789"}, "https://example.org/band/jam/XYZ789", false},
+		{"http://192.168.1.20:8080", []string{"ABC"}, "", true},
+		{"http://192.168.1.20:8080", []string{"ABC/../"}, "", true},
+		{"192.168.1.20:8080", nil, "", true},
+	}
+	for _, tt := range tests {
+		got, err := roomLink(tt.base, tt.args)
+		if tt.bad != (err != nil) || got != tt.want {
+			t.Errorf("roomLink(%q, %q) = %q, %v; want %q", tt.base, tt.args, got, err, tt.want)
+		}
+	}
+}
+
+// TestQRCommandAsksTheServer runs `jamd qr CODE --server URL` against a server answering
+// /api/info as jamd does, and decodes what it prints.
+func TestQRCommandAsksTheServer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/info" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"joinUrl": "http://192.168.1.20:8080/jam", "version": "v1"}`)
+	}))
+	defer srv.Close()
+
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"qr", "abc234", "--server", srv.URL}, noEnv, strings.NewReader(""), &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	const want = "http://192.168.1.20:8080/jam/ABC234"
+	if first, _, _ := strings.Cut(stdout.String(), "\n"); first != want {
+		t.Fatalf("printed %q first, want %q", first, want)
+	}
+	if got := decodeTerminalQR(t, stdout.String()); got != want {
+		t.Fatalf("QR decodes to %q, want %q", got, want)
+	}
+
+	// --png writes a picture that decodes to the same link.
+	file := filepath.Join(t.TempDir(), "lobby.png")
+	stdout.Reset()
+	if code := run(context.Background(), []string{"qr", "--url", "http://10.1.2.3:8080", "--png", file}, noEnv, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := decodeImage(t, img); got != "http://10.1.2.3:8080/jam" {
+		t.Fatalf("PNG decodes to %q", got)
+	}
+
+	// No server: a sentence saying so, exit 1.
+	stderr.Reset()
+	if code := run(context.Background(), []string{"qr", "--server", "http://127.0.0.1:1"}, noEnv, strings.NewReader(""), io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), "cannot reach jamd") {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestStartLANPrintsDecodableQR checks what `jamd serve` prints at start: the URL, and a QR code
+// that decodes back to it. (No mDNS here; the LAN test covers it inside namespaces.)
+func TestStartLANPrintsDecodableQR(t *testing.T) {
+	for _, public := range []string{"", "http://jam.example.org/jam"} {
+		ctx, cancel := context.WithCancel(context.Background())
+		var out bytes.Buffer
+		cfg := serveConfig{Addr: ":8080", NoMDNS: true, PublicURL: public}
+		join, wait, err := startLAN(ctx, cfg, 8080, t.TempDir(), &out, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		waitBounded(t, wait, 5*time.Second)
+		if public != "" && join != public {
+			t.Errorf("join URL %q, want the public URL %q", join, public)
+		}
+		if !strings.Contains(out.String(), "    "+join+"\n") {
+			t.Errorf("the join URL %q is not printed:\n%s", join, out.String())
+		}
+		if got := decodeTerminalQR(t, out.String()); got != join {
+			t.Errorf("printed QR decodes to %q, want %q", got, join)
+		}
+		if currentJoinURL() != join {
+			t.Errorf("currentJoinURL() = %q, want %q", currentJoinURL(), join)
+		}
+	}
+	if _, _, err := startLAN(context.Background(), serveConfig{PublicURL: "jam.local"}, 8080, t.TempDir(), io.Discard, slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("no error for --public-url without a scheme")
+	}
+}
+
+func noEnv(string) string { return "" }
+
+// waitBounded calls wait and fails the test if it does not return within d.
+func waitBounded(tb testing.TB, wait func(), d time.Duration) {
+	tb.Helper()
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		tb.Fatalf("wait did not return within %s", d)
+	}
+}
