@@ -17,6 +17,12 @@ const (
 	closeTakenOver = 4002             // the seat was resumed by a newer connection
 	closeSlow      = 4001             // the client did not read its frames fast enough
 	closeGoingAway = websocket.CloseGoingAway
+
+	// A client may send requestRate requests a second on average, in bursts of up to
+	// requestBurst (a reconnect flushes the changes queued while offline); past that it gets
+	// rate_limited. Every change costs an fsync, so one flooding phone must not own the disk.
+	requestRate  = 20
+	requestBurst = 100
 )
 
 // Client is one WebSocket connection. Its read goroutine owns room and pid; its write
@@ -30,6 +36,9 @@ type Client struct {
 
 	room *Room // the session this connection is seated in, or nil
 	pid  string
+
+	tokens    float64   // request budget left (read goroutine only)
+	tokenTime time.Time // when tokens was last topped up
 
 	kickOnce sync.Once
 }
@@ -110,12 +119,31 @@ func (c *Client) readPump() {
 			continue
 		}
 		req, err := DecodeRequest(frame)
+		if err == nil && !c.takeToken() {
+			err = Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")
+		}
 		if err != nil {
 			c.enqueue(errorFrame(req.ID, err))
 			continue
 		}
 		c.hub.handle(c, req)
 	}
+}
+
+// takeToken spends one request from the client's budget (a token bucket), if any is left.
+func (c *Client) takeToken() bool {
+	now := time.Now()
+	if c.tokenTime.IsZero() {
+		c.tokens = requestBurst
+	} else {
+		c.tokens = min(requestBurst, c.tokens+now.Sub(c.tokenTime).Seconds()*requestRate)
+	}
+	c.tokenTime = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
 }
 
 func (c *Client) writePump() {

@@ -99,7 +99,7 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 	ts.Dial(t).MustError("session:create", map[string]any{"userName": "Dee"}, "internal")
 	guest.MustError("session:leave", nil, "internal")
 	guest.ExpectNone("state:tempo-change", 50*time.Millisecond)
-	host.ExpectNone("session:user-joined", 0)
+	host.ExpectNone("session:user-joined", 50*time.Millisecond)
 
 	fs.fail.Store(false)
 	ps, after := guest.Sync()
@@ -107,6 +107,16 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 		t.Errorf("a failed commit changed the session: %+v -> %+v, %d seats", before, after, len(ps))
 	}
 	host.MustRequest("state:tempo-change", map[string]any{"tempo": 150}, "state:tempo-change")
+
+	// The last seat: a failed delete keeps the session and the seat.
+	guest.MustRequest("session:leave", nil, "session:left")
+	fs.fail.Store(true)
+	host.MustError("session:leave", nil, "internal")
+	fs.fail.Store(false)
+	if status := GetJSON(t, ts.URL+"/api/sessions/"+w.RoomCode, nil, nil); status != 200 {
+		t.Errorf("a failed delete lost the session: %d", status)
+	}
+	host.MustRequest("session:leave", nil, "session:left")
 }
 
 func contains(s, sub string) bool {

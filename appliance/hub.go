@@ -46,6 +46,7 @@ type Hub struct {
 	rooms   map[string]*Room
 	clients map[*Client]struct{}
 	closed  bool
+	conns   sync.WaitGroup // one per registered connection, done when its goroutines end
 
 	sessionsCreated  atomic.Int64
 	connectionErrors atomic.Int64
@@ -83,7 +84,7 @@ func (h *Hub) handle(c *Client, req Request) {
 	var err error
 	switch d := req.Data.(type) {
 	case *PingData:
-		c.enqueue(encode(TypeClockPong, req.ID, map[string]any{"t0": d.T0, "serverTime": h.now().UnixMilli()}))
+		c.enqueue(pongFrame(req.ID, d.T0, h.now().UnixMilli()))
 	case *CreateData:
 		err = h.create(c, req.ID, d)
 	case *JoinData:
@@ -125,6 +126,10 @@ func (h *Hub) create(c *Client, re string, d *CreateData) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return Errorf(EINTERNAL, "The jam box is restarting. Try again in a moment.")
+	}
 	for s.Code = newRoomCode(); h.rooms[s.Code] != nil; s.Code = newRoomCode() {
 	}
 	h.rooms[s.Code] = r
@@ -179,9 +184,7 @@ func (h *Hub) deleteRoom(r *Room, why string) error {
 		return Errorf(EINTERNAL, "The jam box could not save that change; nothing changed. Please try again.")
 	}
 	r.gone = true
-	for _, t := range r.grace {
-		t.Stop()
-	}
+	r.stopGraceTimers()
 	h.forget(r.s.Code)
 	h.endedSessions.Add(1)
 	h.endedSeconds.Add(int64(h.now().Sub(r.s.CreatedAt).Seconds()))
@@ -230,13 +233,16 @@ func (h *Hub) register(c *Client) bool {
 		return false
 	}
 	h.clients[c] = struct{}{}
+	h.conns.Add(1)
 	return true
 }
 
+// unregister forgets a connection whose goroutines have ended.
 func (h *Hub) unregister(c *Client) {
 	h.mu.Lock()
 	delete(h.clients, c)
 	h.mu.Unlock()
+	h.conns.Done()
 }
 
 // close closes every connection with 1001 and stops every grace timer: the seats stay on disk.
@@ -257,10 +263,8 @@ func (h *Hub) close() {
 	}
 	for _, r := range rooms {
 		r.mu.Lock()
-		r.gone = true // no more changes: the process is stopping
-		for _, t := range r.grace {
-			t.Stop()
-		}
+		r.gone = true // no more changes: the process is stopping, and seats stay as they are on disk
+		r.stopGraceTimers()
 		r.mu.Unlock()
 	}
 }

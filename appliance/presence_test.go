@@ -128,6 +128,20 @@ func TestResumeTakesOverALiveSeat(t *testing.T) {
 	host.ExpectType("state:tempo-change")
 }
 
+func TestStaleLeaveAfterTakeoverKeepsTheSeat(t *testing.T) {
+	ts := MustServer(t, appliance.Config{})
+	host, guest, w, wg := MustRoom(t, ts)
+	tab := ts.Dial(t)
+	tab.MustRequest("session:join", map[string]any{"roomCode": w.RoomCode, "userName": "x", "resumeToken": wg.ResumeToken}, "session:joined")
+	// The old tab's leave, already on its way, must not take the seat from the new tab.
+	guest.Conn.WriteJSON(map[string]any{"type": "session:leave", "id": "late"})
+	guest.ExpectClosed()
+	host.ExpectNone("session:user-left", 100*time.Millisecond)
+	tab.MustRequest("pattern:set-step", map[string]any{"track": "kick", "step": 0, "on": true}, "pattern:set-step")
+	tab.MustRequest("session:leave", nil, "session:left")
+	host.ExpectType("session:user-left")
+}
+
 func TestRacingJoinsRespectMaxParticipants(t *testing.T) {
 	const seats, racers = 5, 30
 	ts := MustServer(t, appliance.Config{MaxParticipants: seats})
@@ -145,7 +159,13 @@ func TestRacingJoinsRespectMaxParticipants(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c.Send("session:join", "j", map[string]any{"roomCode": w.RoomCode, "userName": "Racer"})
-			results[i] = c.Expect(func(f Frame) bool { return f.Re == "j" }, "join answer").Type
+			f := c.Expect(func(f Frame) bool { return f.Re == "j" }, "join answer")
+			results[i] = f.Type
+			if f.Type == "error" {
+				var e ErrorData
+				f.Decode(t, &e)
+				results[i] = e.Code
+			}
 		}()
 	}
 	wg.Wait()
@@ -154,7 +174,7 @@ func TestRacingJoinsRespectMaxParticipants(t *testing.T) {
 		switch r {
 		case "session:joined":
 			joined++
-		case "error":
+		case "room_full":
 			full++
 		}
 	}

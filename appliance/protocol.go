@@ -3,7 +3,9 @@ package appliance
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxFrameBytes is the largest frame a client may send; a larger one closes the connection (1009).
@@ -43,7 +45,7 @@ type Request struct {
 	Data any // one of the *XxxData types below, matching Type
 }
 
-// Payloads of client requests. Pointers mark fields that must be present.
+// Payloads of client requests, as DecodeRequest returns them.
 type (
 	CreateData   struct{ UserName string }
 	JoinData     struct{ RoomCode, UserName, ResumeToken string }
@@ -73,7 +75,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 	}
 	var req Request
 	if len(env.ID) > 0 && string(env.ID) != "null" {
-		if json.Unmarshal(env.ID, &req.ID) != nil || len(req.ID) > maxRequestID {
+		if json.Unmarshal(env.ID, &req.ID) != nil || utf8.RuneCountInString(req.ID) > maxRequestID {
 			req.ID = ""
 			return req, Errorf(EINVALIDMESSAGE, "A message id must be a string of at most %d characters.", maxRequestID)
 		}
@@ -224,6 +226,18 @@ func encode(typ, re string, data any) []byte {
 		panic("appliance: cannot encode " + typ + ": " + err.Error())
 	}
 	return b
+}
+
+// pongFrame answers clock:ping with t0 byte for byte as the client sent it (encoding/json would
+// compact and re-escape it). t0 is valid JSON: it was decoded from the request.
+func pongFrame(re string, t0 json.RawMessage, serverTime int64) []byte {
+	b := []byte(`{"type":"` + TypeClockPong + `",`)
+	if re != "" {
+		reJSON, _ := json.Marshal(re)
+		b = append(append(append(b, `"re":`...), reJSON...), ',')
+	}
+	b = append(append(b, `"data":{"t0":`...), t0...)
+	return append(b, `,"serverTime":`+strconv.FormatInt(serverTime, 10)+`}}`...)
 }
 
 func errorFrame(re string, err error) []byte {

@@ -2,6 +2,7 @@ package appliance_test
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,9 +85,11 @@ func TestJoinAndLeave(t *testing.T) {
 		}
 	}
 	ana.ExpectNone("session:host-changed", 50*time.Millisecond)
+	bo.ExpectNone("session:user-left", 0) // the leaver hears only session:left
 
 	// The host leaves: the longest-seated connected participant (Cy) becomes host.
 	ana.MustRequest("session:leave", nil, "session:left")
+	ana.ExpectNone("session:host-changed", 50*time.Millisecond)
 	cy.ExpectType("session:user-left")
 	var hc struct{ HostID string }
 	cy.ExpectType("session:host-changed").Decode(t, &hc)
@@ -230,13 +233,37 @@ func TestPlaybackControl(t *testing.T) {
 		t.Errorf("synced state while playing: %+v", st)
 	}
 
+	// Play while playing is accepted and changes only the version.
+	var again playEvent
+	host.MustRequest("state:playback-control", map[string]any{"isPlaying": true}, "state:playback-control").Decode(t, &again)
+	if again.Anchor != tc.Anchor || again.Version != 4 || !again.IsPlaying {
+		t.Errorf("play while playing = %+v, want the anchor %+v kept", again, tc.Anchor)
+	}
+
 	var stop playEvent
 	host.MustRequest("state:playback-control", map[string]any{"isPlaying": false}, "state:playback-control").Decode(t, &stop)
-	if stop.IsPlaying || stop.Version != 4 {
+	if stop.IsPlaying || stop.Version != 5 {
 		t.Errorf("stop = %+v", stop)
+	}
+	// Stop anchors at the beat it stopped on: the old anchor's count at stop.Anchor.ServerTime.
+	wantBeat := tc.Anchor.Beat + float64(stop.Anchor.ServerTime-tc.Anchor.ServerTime)*60/60000
+	if d := stop.Anchor.Beat - wantBeat; d < -1e-9 || d > 1e-9 {
+		t.Errorf("stopped at beat %v, want %v", stop.Anchor.Beat, wantBeat)
 	}
 	if _, st := guest.Sync(); st.IsPlaying || st.CurrentStep != 0 {
 		t.Errorf("stopped state: %+v", st)
+	}
+}
+
+
+func TestTempoDuringCountInKeepsAnchor(t *testing.T) {
+	ts := MustServer(t, appliance.Config{})
+	host, _, _, _ := MustRoom(t, ts)
+	var play, tc struct{ Anchor Anchor }
+	host.MustRequest("state:playback-control", map[string]any{"isPlaying": true}, "state:playback-control").Decode(t, &play)
+	host.MustRequest("state:tempo-change", map[string]any{"tempo": 90}, "state:tempo-change").Decode(t, &tc)
+	if time.Now().UnixMilli() < play.Anchor.ServerTime && tc.Anchor != play.Anchor {
+		t.Errorf("a tempo change in the count-in moved the anchor from %+v to %+v", play.Anchor, tc.Anchor)
 	}
 }
 
@@ -299,7 +326,7 @@ func TestRequestSync(t *testing.T) {
 func TestClockPing(t *testing.T) {
 	ts := MustServer(t, appliance.Config{})
 	c := ts.Dial(t) // works outside a session too
-	for _, t0 := range []string{`1732583000123.25`, `"abc"`, `{"x":[1,2]}`} {
+	for _, t0 := range []string{`1732583000123.25`, `"abc"`, `{"x": [1, 2]}`, `"<a&b>"`} {
 		c.SendRaw(`{"type":"clock:ping","id":"p","data":{"t0":` + t0 + `}}`)
 		f := c.ExpectType("clock:pong")
 		var d struct {
@@ -315,6 +342,38 @@ func TestClockPing(t *testing.T) {
 		}
 	}
 	c.MustError("clock:ping", map[string]any{}, "invalid_message")
+
+	// A request without an id is answered without "re"; ids count characters, not bytes.
+	c.SendRaw(`{"type":"clock:ping","data":{"t0":1}}`)
+	if f := c.ExpectType("clock:pong"); f.Re != "" {
+		t.Errorf("answer to a request without id has re %q", f.Re)
+	}
+	id := strings.Repeat("é", 64)
+	c.SendRaw(`{"type":"clock:ping","id":"` + id + `","data":{"t0":1}}`)
+	if f := c.ExpectType("clock:pong"); f.Re != id {
+		t.Errorf("a 64-character id came back as %q", f.Re)
+	}
+	c.SendRaw(`{"type":"clock:ping","id":"` + id + `x","data":{"t0":1}}`)
+	var e ErrorData
+	c.ExpectType("error").Decode(t, &e)
+	if e.Code != "invalid_message" {
+		t.Errorf("a 65-character id: %s", e.Code)
+	}
+}
+
+func TestRequestRateLimitPerConnection(t *testing.T) {
+	ts := MustServer(t, appliance.Config{})
+	c := ts.Dial(t)
+	for range 150 {
+		c.SendRaw(`{"type":"clock:ping","data":{"t0":1}}`)
+	}
+	var e ErrorData
+	c.ExpectType("error").Decode(t, &e)
+	if e.Code != "rate_limited" {
+		t.Errorf("a flood of requests: %s, want rate_limited", e.Code)
+	}
+	time.Sleep(200 * time.Millisecond) // the budget refills
+	c.MustRequest("clock:ping", map[string]any{"t0": 2}, "clock:pong")
 }
 
 type jsonRaw []byte
@@ -349,9 +408,10 @@ func TestErrorsLeaveConnectionUsable(t *testing.T) {
 		data := map[string]any{"tempo": 100, "key": "C", "scale": "major", "isPlaying": true, "track": "kick", "step": 0, "on": true}
 		c.MustError(typ, data, "not_in_session")
 	}
-	for _, name := range []string{"", "   ", "tab\there", "a\u0000b", "123456789012345678901234567890123"} {
+	for _, name := range []string{"", "   ", "tab\there", "a\u0000b", "123456789012345678901234567890123", "\u200b\u200b", "Ana\u202eevil"} {
 		c.MustError("session:create", map[string]any{"userName": name}, "invalid_name")
 	}
+	ts.Dial(t).MustCreate("Zoë 🥁👨‍👩‍👧")
 	c.MustRequest("session:create", map[string]any{"userName": "12345678901234567890123456789012"}, "session:created")
 	c.MustError("session:create", map[string]any{"userName": "Ana"}, "already_in_session")
 	c.MustError("session:join", map[string]any{"roomCode": "ABCDEF", "userName": "Ana"}, "already_in_session")

@@ -103,14 +103,19 @@ func (r *Room) welcome(you Participant, token string) welcome {
 		State: r.s.stateView(r.hub.now().UnixMilli()), ResumeToken: token}
 }
 
-// leave removes c's seat at its request.
+// leave removes c's seat at its request. The leaver hears only session:left, not its own
+// user-left, so it is out of the broadcast before the seat goes.
 func (r *Room) leave(c *Client, re string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if err := r.removeSeat(c.pid, "left"); err != nil {
-		return err
+	if r.gone || r.members[c.pid] != c {
+		return errNotInSession() // e.g. a leave still in flight from a tab whose seat was taken over
 	}
 	delete(r.members, c.pid)
+	if err := r.removeSeat(c.pid, "left"); err != nil {
+		r.members[c.pid] = c
+		return err
+	}
 	c.seat(nil, "")
 	c.enqueue(encode(TypeSessionLeft, re, map[string]string{"roomCode": r.s.Code}))
 	return nil
@@ -120,8 +125,8 @@ func (r *Room) leave(c *Client, re string) error {
 func (r *Room) drop(c *Client) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.members[c.pid] != c {
-		return // the seat was taken over or left already
+	if r.gone || r.members[c.pid] != c {
+		return // the seat was taken over or left already, or jamd is stopping
 	}
 	delete(r.members, c.pid)
 	i := r.s.seat(c.pid)
@@ -135,6 +140,14 @@ func (r *Room) drop(c *Client) {
 	r.hub.log.Info("participant dropped", "room", r.s.Code, "participant", c.pid)
 }
 
+// stopGraceTimers stops every grace timer. Call with mu held.
+func (r *Room) stopGraceTimers() {
+	for pid, t := range r.grace {
+		t.Stop()
+		delete(r.grace, pid)
+	}
+}
+
 // startGrace ends a dropped seat after the reconnect grace unless it is resumed first.
 // Call with mu held.
 func (r *Room) startGrace(pid string) {
@@ -142,12 +155,12 @@ func (r *Room) startGrace(pid string) {
 	t = time.AfterFunc(r.hub.cfg.reconnectGrace(), func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.grace[pid] != t {
-			return // resumed, or replaced by a later drop
+		if r.gone || r.grace[pid] != t {
+			return // resumed, replaced by a later drop, or the room is gone
 		}
 		delete(r.grace, pid)
-		if err := r.removeSeat(pid, "grace expired"); err != nil {
-			// The seat stays, dropped; try again after another grace period.
+		if err := r.removeSeat(pid, "grace expired"); ErrorCode(err) == EINTERNAL {
+			// The disk refused: the seat stays, dropped; try again after another grace period.
 			r.startGrace(pid)
 		}
 	})

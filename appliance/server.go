@@ -36,13 +36,19 @@ func (s *Server) Handler() http.Handler { return s.routes() }
 // Stats returns the figures /api/stats reports.
 func (s *Server) Stats() Stats { return s.hub.stats() }
 
-// Serve serves on ln until ctx is done, then stops accepting, closes every WebSocket with 1001
-// and returns. Every change was committed when it was made, so nothing is left to save.
+// Serve serves on ln until ctx is done, then stops accepting, closes every WebSocket with 1001,
+// waits for the connections' goroutines and returns. Every change was committed when it was
+// made, so nothing is left to save.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
-	defer stopSweeper()
-	go s.hub.runSweeper(sweepCtx)
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.hub.runSweeper(sweepCtx)
+	}()
+	defer func() { stopSweeper(); <-swept }()
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -58,6 +64,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.hub.close()
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return err
+	}
+	// Wait for every connection's goroutines, so nothing touches the store after we return.
+	conns := make(chan struct{})
+	go func() {
+		s.hub.conns.Wait()
+		close(conns)
+	}()
+	select {
+	case <-conns:
+	case <-shutdownCtx.Done():
+		s.log.Warn("connections still closing at shutdown")
 	}
 	return nil
 }

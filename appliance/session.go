@@ -196,14 +196,24 @@ func NormalizeRoomCode(code string) (string, error) {
 	return c, nil
 }
 
-// NormalizeName trims a user name and checks it: 1–32 characters, no control characters.
+// NormalizeName trims a user name and checks it: 1–32 characters, at least one of them visible,
+// no control characters and no bidi overrides (which could make a name read as another).
 func NormalizeName(name string) (string, error) {
 	n := strings.TrimSpace(name)
-	if n == "" || !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameRunes ||
-		strings.IndexFunc(n, unicode.IsControl) >= 0 {
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameRunes ||
+		strings.IndexFunc(n, unicode.IsControl) >= 0 || strings.IndexFunc(n, isBidiControl) >= 0 ||
+		strings.IndexFunc(n, isVisible) < 0 {
 		return "", Errorf(EINVALIDNAME, "Names are 1 to %d characters, letters, digits and symbols only.", MaxNameRunes)
 	}
 	return n, nil
+}
+
+func isVisible(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r)
+}
+
+func isBidiControl(r rune) bool {
+	return unicode.Is(unicode.Bidi_Control, r)
 }
 
 func validTempo(t float64) error {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -31,10 +32,12 @@ var ErrClosed = errors.New("store: closed")
 // the moment the previous commit is done: a lone write never waits for company (bolt's Batch
 // would hold it for MaxBatchDelay), and writes that arrive during a commit share the next one.
 type DB struct {
-	db      *bolt.DB
-	writes  chan write // unbuffered: a send succeeds only when the committer takes it
-	closing chan struct{}
-	stopped chan struct{}
+	db        *bolt.DB
+	writes    chan write // unbuffered: a send succeeds only when the committer takes it
+	closing   chan struct{}
+	stopped   chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 type write struct {
@@ -66,14 +69,12 @@ func Open(path string) (*DB, error) {
 
 // Close stops the committer and closes the file; every write that returned was committed.
 func (d *DB) Close() error {
-	select {
-	case <-d.closing:
-		return nil
-	default:
-	}
-	close(d.closing)
-	<-d.stopped
-	return d.db.Close()
+	d.closeOnce.Do(func() {
+		close(d.closing)
+		<-d.stopped
+		d.closeErr = d.db.Close()
+	})
+	return d.closeErr
 }
 
 // commitLoop commits waiting writes in groups until Close.
