@@ -255,7 +255,6 @@ func TestPlaybackControl(t *testing.T) {
 	}
 }
 
-
 func TestTempoDuringCountInKeepsAnchor(t *testing.T) {
 	ts := MustServer(t, appliance.Config{})
 	host, _, _, _ := MustRoom(t, ts)
