@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,8 +24,26 @@ import (
 type Proc struct {
 	Cmd    *exec.Cmd
 	URL    string // http://127.0.0.1:port
-	Stderr *bytes.Buffer
+	Stderr *lockedBuffer
 	exited chan error
+}
+
+// lockedBuffer is a bytes.Buffer that the process's output copier and the test may share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 var urlRE = regexp.MustCompile(`http://127\.0\.0\.1:\d+`)
@@ -35,7 +54,7 @@ func StartJamd(tb testing.TB, dataDir, addr string, extra ...string) *Proc {
 	args := append([]string{"serve", "--addr", addr, "--data-dir", dataDir, "--no-mdns"}, extra...)
 	cmd := exec.Command(buildJamd(tb), args...)
 	stdout, _ := cmd.StdoutPipe()
-	p := &Proc{Cmd: cmd, Stderr: &bytes.Buffer{}, exited: make(chan error, 1)}
+	p := &Proc{Cmd: cmd, Stderr: &lockedBuffer{}, exited: make(chan error, 1)}
 	cmd.Stderr = p.Stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)
