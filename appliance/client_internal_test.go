@@ -1,0 +1,53 @@
+package appliance
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestFullSendQueueClosesWith4001 stands a client whose writer is stuck (as when the phone stops
+// reading and the socket's buffers are full, which loopback cannot be made to show quickly) and
+// checks that enqueue never blocks and closes it with 4001 instead.
+func TestFullSendQueueClosesWith4001(t *testing.T) {
+	hub := &Hub{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	serverSide := make(chan *Client, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		serverSide <- newClient(hub, conn, "127.0.0.1") // no writer goroutine: nothing drains the queue
+	}))
+	defer srv.Close()
+	peer, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c := <-serverSide
+
+	start := time.Now()
+	for range sendQueueLen + 1 {
+		c.enqueue([]byte(`{"type":"x"}`))
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("enqueue blocked for %v", d)
+	}
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _, err = peer.ReadMessage()
+	if !websocket.IsCloseError(err, closeSlow) {
+		t.Errorf("peer saw %v, want close 4001", err)
+	}
+	if hub.connectionErrors.Load() != 1 {
+		t.Errorf("connection errors = %d, want 1", hub.connectionErrors.Load())
+	}
+	c.enqueue([]byte(`{}`)) // after the kick: dropped, no panic, no block
+}
