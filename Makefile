@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 10s
 
-.PHONY: all build test deps go-deps web-deps browser go-test fuzz web-test web-dist e2e bench release clean
+.PHONY: all build test deps go-deps web-deps test-tools go-test fuzz web-test web-dist e2e bench release clean
 
 all: build
 
@@ -14,7 +14,7 @@ build:
 
 test: deps go-test fuzz web-test web-dist e2e
 
-deps: go-deps web-deps browser
+deps: go-deps web-deps test-tools
 
 go-deps:
 	go mod download
@@ -22,13 +22,18 @@ go-deps:
 web-deps:
 	cd webui && npm ci --no-audit --no-fund
 
-# Debian's chromium drives the end-to-end tests; nothing downloads a browser of its own.
-browser:
-	@if command -v chromium >/dev/null; then exit 0; fi; \
+# Debian packages the tests use: chromium drives the end-to-end tests (nothing downloads a browser
+# of its own), python3-zeroconf is the mDNS client nobody here wrote, ip makes the test network
+# namespaces, systemd-analyze verifies the unit.
+TEST_PACKAGES := chromium python3-zeroconf iproute2 systemd
+test-tools:
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		echo "installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else \
-		echo "The end-to-end tests need Debian's chromium: run 'sudo apt-get install chromium', then make test again." >&2; exit 1; \
+		echo "The tests need Debian's $$missing: run 'sudo apt-get install $$missing', then make test again." >&2; exit 1; \
 	fi
 
 go-test:

@@ -206,6 +206,13 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     const guestPlay = guest.getByRole('button', { name: 'Play', exact: true });
     assert.equal(await guestPlay.isDisabled(), true);
     await expectText(guest.locator('.why'), /Only the host, Ana, can start and stop/);
+    // The reason is on screen and is the button's description; pressing it anyway starts nothing.
+    assert.equal(await guest.locator('.why').isVisible(), true);
+    const why = await guestPlay.getAttribute('aria-describedby');
+    assert.match(await guest.locator(`[id="${why}"]`).innerText(), /Only the host/);
+    await guestPlay.click({ force: true });
+    await new Promise((r) => setTimeout(r, 300));
+    for (const p of [host, guest]) assert.equal(await p.locator('.playing-flag').innerText(), 'Stopped');
 
     await host.getByRole('button', { name: 'Play', exact: true }).click();
     await guest.getByRole('button', { name: 'Stop', exact: true }).waitFor({ timeout: SYNC_MS });
@@ -214,6 +221,22 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     for (const p of [host, guest]) await p.locator('.grid-row[data-playing]').waitFor({ timeout: 2000 });
     const a = await guest.locator('.grid-row[data-playing]').getAttribute('aria-label');
     await waitFor(async () => (await guest.locator('.grid-row[data-playing]').getAttribute('aria-label')) !== a, 2000, 'step moves');
+    // …and it is the same step on both at the same moment (±1 at a step boundary).
+    const playingStep = (p) =>
+      p.evaluate(() => Number(document.querySelector('.grid-row[data-playing]')?.getAttribute('aria-label')?.replace('Step ', '')));
+    const seen = [];
+    for (let i = 0; i < 6; i++) {
+      const [h, g] = await Promise.all([playingStep(host), playingStep(guest)]);
+      seen.push(`${h}/${g}`);
+      const apart = (((h - g) % 16) + 16) % 16;
+      assert.ok(apart <= 1 || apart === 15, `host highlights step ${h}, guest step ${g} (samples: ${seen.join(' ')})`);
+      await new Promise((r) => setTimeout(r, 230));
+    }
+    assert.ok(new Set(seen).size > 1, `the highlight moves while sampled: ${seen.join(' ')}`);
+    // Mute is per device, named by what it does.
+    await guest.getByRole('button', { name: 'Mute', exact: true }).click();
+    await guest.getByRole('button', { name: 'Unmute', exact: true }).click();
+    await guest.getByRole('button', { name: 'Mute', exact: true }).waitFor();
     await shot(host, 'session-playing-390x844', { full: true });
     await shot(guest, 'session-playing-360x640', { full: true });
 
@@ -257,6 +280,14 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     // A change made while the box is down is queued, visibly.
     await guest.getByRole('button', { name: 'Hi-hat step 16', exact: true }).click();
     await expectText(guest.locator('.queued'), /1 change waiting/, 2000);
+    // A change waiting shows as made, marked pending; a second tap on it takes it back.
+    const clap16 = guest.getByRole('button', { name: 'Clap step 16', exact: true });
+    await clap16.click();
+    assert.equal(await clap16.getAttribute('aria-pressed'), 'true');
+    assert.equal(await clap16.getAttribute('data-pending'), 'true');
+    await clap16.click();
+    assert.equal(await clap16.getAttribute('aria-pressed'), 'false');
+    await expectText(guest.locator('.queued'), /2 changes waiting/, 2000);
 
     await jamd.start();
     for (const p of [host, guest]) await expectText(status(p), /Connected/, 15_000);
@@ -273,6 +304,7 @@ describe('jamd web app', { timeout: 240_000 }, () => {
         ['Clap step 13', 'true'],
         ['Snare step 13', 'false'],
         ['Hi-hat step 16', 'true'], // the queued change arrived
+        ['Clap step 16', 'false'], // tapped on and off while offline: off
       ]) {
         await waitFor(
           async () => (await p.getByRole('button', { name, exact: true }).getAttribute('aria-pressed')) === on,

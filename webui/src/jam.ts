@@ -7,6 +7,7 @@ import { loadSound, saveSound, type SoundSettings } from './audio/settings';
 import { toAudioTime, type AudioStamp } from './audio/timing';
 import { SessionClient, type SocketLike } from './session/client';
 import { tabStorage } from './session/seat';
+import { audibleState } from './session/reducer';
 import { Store } from './session/store';
 
 export interface Jam {
@@ -57,6 +58,9 @@ export function createJam(): Jam {
     isOnline: () => navigator.onLine !== false,
   });
 
+  // Server time maps onto the audio clock through the output timestamp: the audio time being
+  // heard now. That trails ctx.currentTime by the output latency; the scheduler plans ahead of
+  // currentTime by that much (audioNow), so nothing is handed over too late to sound.
   const stamp = (): AudioStamp | null => {
     const ctx = engine.context;
     if (!ctx || ctx.state !== 'running') return null;
@@ -67,12 +71,14 @@ export function createJam(): Jam {
     return { contextTime: ctx.currentTime, performanceTime: performance.now() };
   };
   const scheduler = new Scheduler({
-    getPlayState: () => store.getState().session?.state ?? null,
+    getPlayState: () => audibleState(store.getState()),
     serverNow,
     toAudio: (t) => {
       const s = stamp();
       return s ? toAudioTime(t, s, clock.offset, performance.timeOrigin) : null;
     },
+    audioNow: () => (engine.running ? engine.context!.currentTime : null),
+    clockReady: () => clock.ready,
     play: (voice, when) => engine.play(voice, when),
     cancelFrom: (when) => engine.cancelFrom(when),
     clickOn: () => sound.get().click,
@@ -85,9 +91,10 @@ export function createJam(): Jam {
   for (const ev of ['pointerdown', 'keydown', 'touchend'] as const) {
     window.addEventListener(ev, unlock, { capture: true, passive: true });
   }
-  // Back in view or back online: reconnect now rather than at the end of the countdown.
+  // Back in view (the phone may have slept: re-measure the clock, check the link) or back
+  // online: reconnect now rather than at the end of the countdown.
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') client.retryNow();
+    if (document.visibilityState === 'visible') client.wake();
   });
   window.addEventListener('online', () => client.retryNow());
 

@@ -41,6 +41,24 @@ describe('ClockEstimator', () => {
     expect(c.sampleCount).toBe(2);
   });
 
+  it('drops samples older than a minute, however short their round trips', () => {
+    const c = new ClockEstimator();
+    for (let i = 0; i < 3; i++) c.addSample(i * 10, i * 10 + 1 + 99, i * 10 + 2); // rtt 2, offset 99
+    c.addSample(61_000, 61_000 + 5 + 50, 61_010); // rtt 10, offset 50, a minute later
+    expect(c.sampleCount).toBe(1);
+    expect(c.offset).toBe(50);
+  });
+
+  it('is not ready until a sample arrives, and again after a reset (the page woke up)', () => {
+    const c = new ClockEstimator();
+    expect(c.ready).toBe(false);
+    c.addSample(0, 100, 2);
+    expect(c.ready).toBe(true);
+    c.reset();
+    expect(c.ready).toBe(false);
+    expect(c.offset).toBe(0);
+  });
+
   it('uses the median of the best samples', () => {
     expect(
       estimateOffset(

@@ -1,5 +1,7 @@
 // Web Audio engine: synthesised drums and a metronome click, no sample files.
-// The AudioContext is made on the first user gesture (iOS/Android rule).
+// The AudioContext is made on the first user gesture (iOS/Android rule). The system may suspend
+// or interrupt it later (a phone call, the page in the background): subscribers hear of every
+// change of its state, so the UI can offer to turn the sound back on.
 
 import type { Voice } from './timing';
 
@@ -15,6 +17,17 @@ export class AudioEngine {
   private scheduled: Scheduled[] = [];
   private volume = 0.8;
   private muted = false;
+  private listeners = new Set<() => void>();
+
+  /** Calls `l` whenever the sound turns on or off; returns the unsubscribe function. */
+  subscribe = (l: () => void): (() => void) => {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  };
+
+  private emit = (): void => {
+    for (const l of this.listeners) l();
+  };
 
   get context(): AudioContext | null {
     return this.ctx;
@@ -23,6 +36,9 @@ export class AudioEngine {
   get running(): boolean {
     return this.ctx?.state === 'running';
   }
+
+  /** Read as a snapshot by React: a method so `this` stays bound. */
+  isRunning = (): boolean => this.running;
 
   /** Call from a user gesture: creates or resumes the AudioContext. */
   unlock(): void {
@@ -37,6 +53,8 @@ export class AudioEngine {
         this.master.connect(ctx.destination);
         this.applyGain();
         this.noise = makeNoise(ctx);
+        ctx.addEventListener('statechange', this.emit);
+        this.emit();
       }
       if (this.ctx.state === 'suspended') void this.ctx.resume().catch(() => undefined);
     } catch {
@@ -60,11 +78,15 @@ export class AudioEngine {
     this.master.gain.setTargetAtTime(g, this.ctx.currentTime, 0.01);
   }
 
-  /** Stops every note scheduled to start at or after `when` (AudioContext seconds). */
+  /**
+   * Stops every note scheduled to start at or after `when` (AudioContext seconds) that has not
+   * started yet: one that is already sounding plays out rather than being cut off.
+   */
   cancelFrom(when: number): void {
+    const now = this.ctx?.currentTime ?? -Infinity;
     const keep: Scheduled[] = [];
     for (const s of this.scheduled) {
-      if (s.when >= when) {
+      if (s.when >= when && s.when > now) {
         for (const n of s.nodes) {
           try {
             n.stop();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { emptyPattern } from '../session/protocol';
-import { beatAt, gridStep, planWindow, stepAt, stepsInWindow, tapTempo, timeOfStep, toAudioTime } from './timing';
+import { beatAt, continues, gridStep, planWindow, stepAt, stepsInWindow, tapTempo, timeOfStep, toAudioTime } from './timing';
 
 const anchor = { serverTime: 1_000_000, beat: 0 };
 
@@ -55,6 +55,19 @@ describe('stepsInWindow', () => {
       { index: 0, time: 1_000_000 },
       { index: 1, time: 1_000_125 },
     ]);
+  });
+});
+
+describe('continues', () => {
+  it('tells a tempo re-anchor (same beat count) from a restart', () => {
+    const prev = { anchor: { serverTime: 1000, beat: 0 }, tempo: 120 };
+    expect(continues(prev, { anchor: { serverTime: 3000, beat: beatAt(prev.anchor, 120, 3000) }, tempo: 90 })).toBe(true);
+    expect(continues(prev, { anchor: prev.anchor, tempo: 200 })).toBe(true); // during the count-in
+    expect(continues(prev, { anchor: { serverTime: 3250, beat: 0 }, tempo: 120 })).toBe(false); // stop + play
+  });
+
+  it('lets stepsInWindow start after a given step', () => {
+    expect(stepsInWindow(anchor, 120, 1_000_000, 1_000_400, 2).map((s) => s.index)).toEqual([2, 3]);
   });
 });
 

@@ -37,20 +37,36 @@ export interface StepTime {
 }
 
 /**
- * Global steps whose server time is in [from, to), none before the anchor (count-in).
- * Consecutive windows [a, b), [b, c) never drop or repeat a step.
+ * Global steps whose server time is in [from, to) and whose index is at least `minIndex`, none
+ * before the anchor (count-in). Consecutive windows [a, b), [b, c) never drop or repeat a step.
  */
-export function stepsInWindow(anchor: Anchor, tempo: number, from: number, to: number): StepTime[] {
+export function stepsInWindow(anchor: Anchor, tempo: number, from: number, to: number, minIndex = -Infinity): StepTime[] {
   const start = Math.max(from, anchor.serverTime);
   if (!(tempo > 0) || to <= start) return [];
   const out: StepTime[] = [];
-  let n = Math.ceil(beatAt(anchor, tempo, start) * STEPS_PER_BEAT - 1e-6) + 0; // + 0: no -0
+  let n = Math.max(minIndex, Math.ceil(beatAt(anchor, tempo, start) * STEPS_PER_BEAT - 1e-6)) + 0; // + 0: no -0
   for (let guard = 0; guard < 10_000; guard++, n++) {
     const time = timeOfStep(anchor, tempo, n);
     if (time >= to) break;
     if (time >= start) out.push({ index: n, time });
   }
   return out;
+}
+
+/** What sets the beat's timing: a step's time follows from these two alone. */
+export interface Timeline {
+  anchor: Anchor;
+  tempo: number;
+}
+
+/**
+ * Whether `next` carries on the beat count of `prev`: the same anchor (a tempo change during the
+ * count-in), or a re-anchor at the beat `prev` had reached then (a tempo change while playing).
+ * A restart (beat 0 at a new time) or a jump after missed changes is not.
+ */
+export function continues(prev: Timeline, next: Timeline): boolean {
+  if (prev.anchor.serverTime === next.anchor.serverTime && prev.anchor.beat === next.anchor.beat) return true;
+  return Math.abs(beatAt(prev.anchor, prev.tempo, next.anchor.serverTime) - next.anchor.beat) < 1e-3;
 }
 
 export type Voice = Track | 'click' | 'accent';
@@ -69,16 +85,19 @@ export interface PlayState {
   pattern: Pattern;
 }
 
+/** What sounds at global step `index` (server time `time`): its drums and, if wanted, a click on the beat. */
+export function notesOfStep(st: PlayState, index: number, time: number, click: boolean): NoteEvent[] {
+  const out: NoteEvent[] = [];
+  const step = gridStep(index);
+  if (click && index % STEPS_PER_BEAT === 0) out.push({ voice: step === 0 ? 'accent' : 'click', time, step });
+  for (const t of TRACKS) if (st.pattern[t][step]) out.push({ voice: t, time, step });
+  return out;
+}
+
 /** Everything to sound in [from, to): the pattern's drums and, if wanted, a click on each beat. */
 export function planWindow(st: PlayState, from: number, to: number, click: boolean): NoteEvent[] {
   if (!st.isPlaying) return [];
-  const out: NoteEvent[] = [];
-  for (const { index, time } of stepsInWindow(st.anchor, st.tempo, from, to)) {
-    const step = gridStep(index);
-    if (click && index % STEPS_PER_BEAT === 0) out.push({ voice: step === 0 ? 'accent' : 'click', time, step });
-    for (const t of TRACKS) if (st.pattern[t][step]) out.push({ voice: t, time, step });
-  }
-  return out;
+  return stepsInWindow(st.anchor, st.tempo, from, to).flatMap(({ index, time }) => notesOfStep(st, index, time, click));
 }
 
 /** A moment on both clocks, as AudioContext.getOutputTimestamp() gives it. */

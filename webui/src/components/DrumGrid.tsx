@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react';
 import { stepAt } from '../audio/timing';
 import { STEPS, TRACKS, type JamState, type Track } from '../session/protocol';
-import { useJam } from './context';
+import { shownStep } from '../session/reducer';
+import { useAppState, useJam } from './context';
 
 export const TRACK_LABELS: Record<Track, string> = { kick: 'Kick', snare: 'Snare', hihat: 'Hi-hat', clap: 'Clap' };
 
@@ -36,6 +37,7 @@ function usePlayingStep(state: JamState): number | null {
 
 export function DrumGrid({ state }: { state: JamState }) {
   const { client } = useJam();
+  const { queuedSteps } = useAppState();
   const playing = usePlayingStep(state);
 
   return (
@@ -66,14 +68,16 @@ export function DrumGrid({ state }: { state: JamState }) {
             {i + 1}
           </span>
           {TRACKS.map((t) => {
-            const on = state.pattern[t][i]!;
+            // A change waiting to be sent (offline) shows as made, so a second tap undoes it.
+            const { on, pending } = shownStep(state.pattern, queuedSteps, t, i);
             return (
               <button
                 key={t}
                 type="button"
-                className={`cell ${t}${on ? ' on' : ''}`}
+                className={`cell ${t}${on ? ' on' : ''}${pending ? ' pending' : ''}`}
                 aria-label={`${TRACK_LABELS[t]} step ${i + 1}`}
                 aria-pressed={on}
+                data-pending={pending ? 'true' : undefined}
                 onClick={() => client.setStep(t, i, !on)}
               />
             );

@@ -1,19 +1,14 @@
-import { useEffect, useId, useState, useSyncExternalStore } from 'react';
+import { useId, useSyncExternalStore } from 'react';
 import { useJam } from './context';
 
 /** Per-device sound: on/off state of the audio engine, volume, mute, metronome click. */
 export function SoundPanel() {
   const { sound, engine } = useJam();
-  const s = useSyncExternalStore(sound.subscribe, sound.get);
-  const [running, setRunning] = useState(engine.running);
+  const s = useSyncExternalStore(sound.subscribe, sound.get, sound.get);
+  // The system can suspend the sound later (a call, the background): the button comes back then.
+  const running = useSyncExternalStore(engine.subscribe, engine.isRunning, engine.isRunning);
   const volId = useId();
   const clickId = useId();
-
-  useEffect(() => {
-    if (running) return;
-    const t = setInterval(() => setRunning(engine.running), 300);
-    return () => clearInterval(t);
-  }, [engine, running]);
 
   return (
     <section className="panel sound" aria-label="Sound on this device">
@@ -23,7 +18,7 @@ export function SoundPanel() {
         </button>
       )}
       <div className="sound-row">
-        <button type="button" aria-pressed={s.muted} onClick={() => sound.set({ muted: !s.muted })}>
+        <button type="button" onClick={() => sound.set({ muted: !s.muted })}>
           {s.muted ? 'Unmute' : 'Mute'}
         </button>
         <label htmlFor={volId} className="vol-label">

@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import { tapTempo } from '../audio/timing';
 import { KEYS, MAX_TEMPO, MIN_TEMPO, SCALES, type JamState, type Participant } from '../session/protocol';
 import { useJam } from './context';
+import { onPress } from './press';
 
 export function Transport({ state, participants, isHost }: { state: JamState; participants: Participant[]; isHost: boolean }) {
   const { client, store } = useJam();
@@ -71,7 +72,7 @@ export function Transport({ state, participants, isHost }: { state: JamState; pa
           <button type="button" className="square" aria-label="Faster: tempo +1 BPM" onClick={() => step(1)}>
             +
           </button>
-          <button type="button" aria-label="Tap tempo" onClick={tap}>
+          <button type="button" aria-label="Tap tempo" {...onPress(tap)}>
             Tap
           </button>
         </div>

@@ -60,6 +60,7 @@ function rig(opts: { online?: boolean } = {}) {
   const store = new Store();
   const storage = new MemoryKV();
   const samples: number[][] = [];
+  const clockResets: number[] = [];
   const client = new SessionClient({
     url: 'ws://box/ws',
     createSocket: () => {
@@ -71,7 +72,7 @@ function rig(opts: { online?: boolean } = {}) {
     storage,
     now: () => now,
     clockNow: () => now,
-    clock: { addSample: (...a) => samples.push(a) },
+    clock: { addSample: (...a) => samples.push(a), reset: () => clockResets.push(now) },
     random: () => 0.5,
     isOnline: () => opts.online ?? true,
     setTimer: (fn, ms) => {
@@ -96,7 +97,15 @@ function rig(opts: { online?: boolean } = {}) {
     now = until;
   };
   const sock = () => sockets[sockets.length - 1]!;
-  return { client, store, storage, sockets, sock, advance, samples, timers };
+  /** Answers every clock ping so far on the current socket (a live server). */
+  const pong = () => {
+    for (const m of sock().sent) if (m.type === 'clock:ping' && !answered.has(m)) {
+      answered.add(m);
+      sock().reply('clock:pong', { t0: m.data!.t0, serverTime: now });
+    }
+  };
+  const answered = new Set<unknown>();
+  return { client, store, storage, sockets, sock, advance, samples, clockResets, timers, pong, now: () => now };
 }
 
 const ana = participant('p_ana', 'Ana', { isHost: true });
@@ -190,7 +199,8 @@ describe('SessionClient', () => {
     expect(r.sockets).toHaveLength(2);
     r.client.retryNow(); // already connecting: no second socket
     expect(r.sockets).toHaveLength(2);
-    expect(r.timers.filter((t) => t.at > 1000)).toHaveLength(0);
+    // The countdown was cancelled: the only timer left is the new socket's connect timeout.
+    expect(r.timers.map((t) => t.at)).toEqual([1000 + 5000]);
   });
 
   it('stops reconnecting when another tab takes the seat (4002) until asked', () => {
@@ -266,5 +276,161 @@ describe('SessionClient', () => {
     expect(r.store.getState().joinError?.code).toBe('unreachable');
     r.advance(60_000);
     expect(r.sockets).toHaveLength(1);
+  });
+});
+
+describe('SessionClient: liveness and recovery', () => {
+  it('after 4002 (seat taken over) tab-visible and network-back do not take the seat back', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.sock().drop(4002);
+    r.client.retryNow(); // the 'online' event
+    expect(r.sockets).toHaveLength(1);
+    r.client.wake(); // the tab became visible
+    r.advance(60_000);
+    expect(r.sockets).toHaveLength(1);
+    expect(r.store.getState().takenOver).toBe(true);
+    r.client.takeBack(); // "Use it here"
+    expect(r.sockets).toHaveLength(2);
+  });
+
+  it('drops a connection whose pong does not come back and reconnects', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.pong();
+    r.advance(1000); // the burst: answered
+    r.pong();
+    expect(r.store.getState().conn.status).toBe('connected');
+    r.advance(15_000 + 5_000); // the next ping goes unanswered (dead Wi-Fi)
+    expect(r.store.getState().conn.status).toBe('reconnecting');
+    expect(r.sockets[0]!.closedWith).not.toBeNull();
+    r.advance(1000);
+    expect(r.sockets).toHaveLength(2);
+    r.sock().open();
+    expect(r.sock().last('session:join')!.data).toMatchObject({ resumeToken: 'tok-1' });
+  });
+
+  it('gives up on a connect that never opens and tries again', () => {
+    const r = rig();
+    r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Ana' }));
+    r.client.join('K7M2QX', 'Ana');
+    r.client.retryNow(); // stuck CONNECTING: nothing to do yet
+    expect(r.sockets).toHaveLength(1);
+    r.advance(5_000);
+    expect(r.sockets[0]!.closedWith).not.toBeNull();
+    expect(r.store.getState().conn.status).toBe('reconnecting');
+    r.client.retryNow();
+    expect(r.sockets).toHaveLength(2);
+  });
+
+  it('sends changes again that were in flight when the connection dropped', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.client.setTempo(90);
+    r.client.setStep('kick', 3, true);
+    r.sock().drop(1006); // neither was answered
+    expect(r.store.getState().queued).toBe(2);
+    expect(r.store.getState().notice?.text).toMatch(/sending again/);
+    r.client.setTempo(100); // a newer tempo replaces the lost one
+    r.advance(375);
+    r.sock().open();
+    seat(r, 'session:joined');
+    expect(r.sock().types()).toEqual(['session:join', 'state:request-sync', 'pattern:set-step', 'state:tempo-change']);
+    expect(r.sock().last('state:tempo-change')!.data).toEqual({ tempo: 100 });
+    expect(r.sock().last('pattern:set-step')!.data).toEqual({ track: 'kick', step: 3, on: true });
+  });
+
+  it('on waking re-measures the clock and pings at once', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.pong();
+    r.advance(1000);
+    r.pong();
+    const before = r.sock().sent.filter((m) => m.type === 'clock:ping').length;
+    r.sock().send(JSON.stringify({ type: 'clock:ping', data: { t0: 1500 } })); // stands for a ping still in flight
+    r.advance(10);
+    r.client.wake();
+    expect(r.clockResets).toHaveLength(1);
+    expect(r.sock().sent.filter((m) => m.type === 'clock:ping').length).toBe(before + 2);
+    // A pong to a ping from before the sleep is not a sample of the new estimate.
+    const n = r.samples.length;
+    r.sock().reply('clock:pong', { t0: 1500, serverTime: 1 });
+    expect(r.samples).toHaveLength(n);
+    r.pong();
+    expect(r.samples).toHaveLength(n + 1);
+  });
+
+  it('keeps the seat and retries with backoff when a resume gets internal or rate_limited', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.sock().drop(1006);
+    r.advance(375);
+    for (const [i, code] of ['internal', 'rate_limited'].entries()) {
+      r.sock().open();
+      const join = r.sock().last('session:join')!;
+      r.sock().reply('error', { code, message: 'Try again.' }, join.id);
+      expect(loadSeat(r.storage)?.resumeToken).toBe('tok-1');
+      expect(r.store.getState().session?.roomCode).toBe('K7M2QX');
+      expect(r.store.getState().conn.status).toBe('reconnecting');
+      expect(r.sockets).toHaveLength(2 + i);
+      r.advance(2_000);
+      expect(r.sockets).toHaveLength(3 + i);
+    }
+    r.sock().open();
+    expect(r.sock().last('session:join')!.data).toMatchObject({ resumeToken: 'tok-1' });
+    // A seat that is really gone ends it.
+    r.sock().reply('error', { code: 'room_not_found', message: 'No session has that code.' }, r.sock().last('session:join')!.id);
+    expect(loadSeat(r.storage)).toBeNull();
+  });
+
+  it('backs off a box that accepts the connection and closes it again', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.sock().drop(1006);
+    const delays: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const wait = r.store.getState().conn.retryAt! - r.now();
+      delays.push(wait);
+      r.advance(wait);
+      r.sock().open(); // accepted…
+      r.sock().drop(1006); // …and closed before the seat is back
+    }
+    expect(delays).toEqual([375, 750, 1500, 3000]);
+  });
+
+  it('merges offline taps on one step and shows the result while waiting', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.sock().drop(1006);
+    r.client.setStep('kick', 0, true);
+    r.client.setStep('kick', 0, false); // the second tap toggles back: one change waiting, not two
+    expect(r.store.getState().queued).toBe(1);
+    expect(r.store.getState().queuedSteps.steps).toEqual({ 'kick:0': false });
+    r.client.setStep('snare', 0, true);
+    expect(r.store.getState().queued).toBe(2);
+    expect(r.store.getState().queuedSteps.steps).toEqual({ 'kick:0': false, 'snare:0': true });
+    r.advance(375);
+    r.sock().open();
+    seat(r, 'session:joined');
+    const steps = r.sock().sent.filter((m) => m.type === 'pattern:set-step').map((m) => m.data);
+    expect(steps).toEqual([
+      { track: 'kick', step: 0, on: false },
+      { track: 'snare', step: 0, on: true },
+    ]);
+    expect(r.store.getState().queuedSteps.steps).toEqual({});
   });
 });

@@ -1,10 +1,15 @@
 // The WebSocket client: one socket, reconnects with backoff, resumes the seat with its token,
 // resyncs, and queues changes made while offline. Plain TypeScript: everything it touches
 // from the browser is passed in, so tests drive it with a fake socket and fake timers.
+//
+// Liveness: a connect that does not open, or a ping whose pong does not come back, within a few
+// seconds counts as a drop. Changes in flight when a connection drops go back into the queue
+// (each is an absolute value, so sending it twice does no harm); nothing is lost silently.
 
 import { backoffDelay } from './backoff';
 import type { JamState, Participant, SeatData, ServerMessage, Track, WireError } from './protocol';
 import { loadSeat, saveSeat, type KeyValue } from './seat';
+import { stepKey, type QueuedSteps } from './reducer';
 import type { Store } from './store';
 
 /** The part of the browser WebSocket the client uses. */
@@ -20,6 +25,8 @@ export interface SocketLike {
 
 export interface ClockSink {
   addSample(t0: number, serverTime: number, t1: number): void;
+  /** Forget every sample (the page slept: the local clock may have stood still). */
+  reset?(): void;
 }
 
 export interface ClientDeps {
@@ -44,6 +51,11 @@ const MAX_QUEUE = 64;
 const PING_BURST = 5;
 const PING_BURST_GAP_MS = 200;
 const PING_EVERY_MS = 15_000;
+/** A pong later than this, or a connect that has not opened by then, means the link is dead. */
+const PONG_TIMEOUT_MS = 5_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+/** Answers to a resume that mean the seat is really gone; on any other, keep it and retry. */
+const SEAT_GONE = new Set(['room_not_found', 'invalid_room_code', 'room_full']);
 
 type Goal =
   | { kind: 'create'; userName: string }
@@ -71,12 +83,18 @@ export class SessionClient {
   private seated = false;
   private hadSeat = false;
   private seq = 0;
-  private requests = new Map<string, string>(); // id → type
+  private requests = new Map<string, Intent>(); // id → what was asked, until it is answered
   private queue: Intent[] = [];
   private retryTimer: unknown = null;
   private pingTimer: unknown = null;
+  private pongTimer: unknown = null;
+  private connectTimer: unknown = null;
   private pingsLeft = 0;
   private attempt = 0;
+  /** Pings sent before this (local clock ms) were sent before the page slept: their pongs are ignored. */
+  private wokeAt = -Infinity;
+  /** Another tab holds the seat (4002): no reconnect until the user asks for it. */
+  private takenOver = false;
 
   constructor(deps: ClientDeps) {
     this.d = {
@@ -98,6 +116,7 @@ export class SessionClient {
 
   create(userName: string): void {
     this.resetSeat();
+    this.takenOver = false;
     this.goal = { kind: 'create', userName };
     this.d.store.dispatch({ type: 'pending', op: 'create', roomCode: null });
     this.ensureSocket();
@@ -109,6 +128,7 @@ export class SessionClient {
     const resumeToken = saved && saved.roomCode === roomCode ? saved.resumeToken : null;
     const cur = this.d.store.getState().session;
     if (cur && cur.roomCode !== roomCode) this.resetSeat();
+    this.takenOver = false;
     this.goal = { kind: 'seat', roomCode, userName: saved?.roomCode === roomCode ? saved.userName : userName, resumeToken };
     this.d.store.dispatch({ type: 'pending', op: 'join', roomCode });
     if (this.socket && this.socket.readyState === OPEN) {
@@ -127,6 +147,7 @@ export class SessionClient {
   leave(): void {
     if (this.seated) this.send('session:leave', {});
     this.goal = null;
+    this.takenOver = false;
     this.resetSeat();
     this.d.store.dispatch({ type: 'left' });
     this.shutdown();
@@ -142,7 +163,7 @@ export class SessionClient {
     this.intent('state:playback-control', { isPlaying }, 'playback');
   }
   setStep(track: Track, step: number, on: boolean): void {
-    this.intent('pattern:set-step', { track, step, on }, null);
+    this.intent('pattern:set-step', { track, step, on }, `step:${stepKey(track, step)}`);
   }
   clearPattern(): void {
     this.intent('pattern:clear', {}, null);
@@ -150,7 +171,7 @@ export class SessionClient {
 
   /** Skip the countdown and try now (the "Retry now" button, tab visible, network back). */
   retryNow(): void {
-    if (!this.goal) return;
+    if (!this.goal || this.takenOver) return; // taken over: only "Use it here" takes the seat back
     if (this.socket) return; // already connecting or connected
     if (this.retryTimer !== null) {
       this.d.clearTimer(this.retryTimer);
@@ -161,15 +182,35 @@ export class SessionClient {
 
   /** After another tab took the seat over: take it back. */
   takeBack(): void {
+    this.takenOver = false;
     this.d.store.dispatch({ type: 'taken-over', value: false });
     const seat = loadSeat(this.d.storage);
     if (seat) this.goal = { kind: 'seat', roomCode: seat.roomCode, userName: seat.userName, resumeToken: seat.resumeToken };
     this.retryNow();
   }
 
-  /** Sends one clock:ping now (also used by the audio side to refresh). */
+  /**
+   * The tab is in view again: the phone may have slept. Measure the clock afresh (the old samples
+   * may be off by the time the local clock stood still) and check the connection at once.
+   */
+  wake(): void {
+    this.d.clock?.reset?.();
+    this.wokeAt = this.d.clockNow();
+    if (this.socket?.readyState === OPEN) this.startPings();
+    else this.retryNow();
+  }
+
+  /** Sends one clock:ping now; if no pong comes back in time the connection is dropped. */
   ping(): void {
-    if (this.socket?.readyState === OPEN) this.send('clock:ping', { t0: this.d.clockNow() });
+    const ws = this.socket;
+    if (ws?.readyState !== OPEN) return;
+    this.send('clock:ping', { t0: this.d.clockNow() });
+    if (this.pongTimer === null) {
+      this.pongTimer = this.d.setTimer(() => {
+        this.pongTimer = null;
+        this.abandon(ws);
+      }, PONG_TIMEOUT_MS);
+    }
   }
 
   // ---- connection ----
@@ -194,9 +235,15 @@ export class SessionClient {
       return;
     }
     this.socket = ws;
+    this.connectTimer = this.d.setTimer(() => {
+      this.connectTimer = null;
+      if (ws.readyState !== OPEN) this.abandon(ws);
+    }, CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
       if (this.socket !== ws) return;
-      this.attempt = 0;
+      this.clearConnectTimer();
+      // The retry count is reset only once the seat is back (session:joined), not here: a box
+      // that accepts and then closes again is still backed off.
       this.d.store.dispatch({ type: 'conn', status: 'connected' });
       this.startPings();
       this.sendGoal();
@@ -214,15 +261,37 @@ export class SessionClient {
     };
   }
 
+  /** Gives up on a connection that is stuck or dead without waiting for its close event. */
+  private abandon(ws: SocketLike): void {
+    if (this.socket !== ws) return;
+    ws.onopen = null;
+    ws.onclose = null;
+    ws.onmessage = null;
+    try {
+      ws.close();
+    } catch {
+      /* already closed */
+    }
+    this.socket = null;
+    this.onDrop(1006);
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer !== null) this.d.clearTimer(this.connectTimer);
+    this.connectTimer = null;
+  }
+
   private onDrop(code: number): void {
     this.seated = false;
-    this.requests.clear();
+    this.clearConnectTimer();
     this.stopPings();
+    this.requeueUnanswered();
     if (!this.goal) {
       this.d.store.dispatch({ type: 'conn', status: 'idle' });
       return;
     }
     if (code === CLOSE_TAKEN_OVER) {
+      this.takenOver = true;
       this.d.store.dispatch({ type: 'taken-over', value: true });
       this.d.store.dispatch({ type: 'conn', status: 'offline' });
       return;
@@ -264,6 +333,8 @@ export class SessionClient {
       this.retryTimer = null;
     }
     this.stopPings();
+    this.clearConnectTimer();
+    this.requests.clear();
     const ws = this.socket;
     this.socket = null;
     this.seated = false;
@@ -284,7 +355,7 @@ export class SessionClient {
     saveSeat(this.d.storage, null);
     this.hadSeat = false;
     this.queue = [];
-    this.d.store.dispatch({ type: 'queued', count: 0 });
+    this.publishQueue();
   }
 
   private sendGoal(): void {
@@ -307,16 +378,16 @@ export class SessionClient {
     this.socket?.send(JSON.stringify(frame));
   }
 
-  private request(type: string, data: Record<string, unknown>): void {
+  private request(type: string, data: Record<string, unknown>, key: string | null = null): void {
     const id = `c${++this.seq}`;
-    this.requests.set(id, type);
+    this.requests.set(id, { type, data, key });
     this.send(type, data, id);
   }
 
   private intent(type: string, data: Record<string, unknown>, key: string | null): void {
     if (!this.d.store.getState().session) return;
     if (this.seated && this.socket?.readyState === OPEN) {
-      this.request(type, data);
+      this.request(type, data, key);
       return;
     }
     if (key) this.queue = this.queue.filter((q) => q.key !== key);
@@ -325,7 +396,7 @@ export class SessionClient {
       return;
     }
     this.queue.push({ type, data, key });
-    this.d.store.dispatch({ type: 'queued', count: this.queue.length });
+    this.publishQueue();
     this.d.store.dispatch({
       type: 'notice',
       tone: 'info',
@@ -333,11 +404,35 @@ export class SessionClient {
     });
   }
 
+  /** Changes sent but not answered when the connection dropped go back to the front of the queue. */
+  private requeueUnanswered(): void {
+    const lost = [...this.requests.values()].filter((r) => r.type in intentLabels);
+    this.requests.clear();
+    if (!lost.length || this.goal?.kind !== 'seat') return;
+    const later = this.queue;
+    this.queue = [...lost.filter((r) => !r.key || !later.some((q) => q.key === r.key)), ...later];
+    this.publishQueue();
+    this.d.store.dispatch({
+      type: 'notice',
+      tone: 'info',
+      text: `Connection lost before ${lost.length === 1 ? 'a change was' : `${lost.length} changes were`} confirmed: sending again when it is back.`,
+    });
+  }
+
+  private publishQueue(): void {
+    const steps: QueuedSteps = { cleared: false, steps: {} };
+    for (const q of this.queue) {
+      if (q.type === 'pattern:clear') Object.assign(steps, { cleared: true, steps: {} });
+      else if (q.type === 'pattern:set-step') steps.steps[stepKey(q.data.track as Track, q.data.step as number)] = Boolean(q.data.on);
+    }
+    this.d.store.dispatch({ type: 'queued', count: this.queue.length, steps });
+  }
+
   private flushQueue(): void {
     const q = this.queue;
     this.queue = [];
-    for (const i of q) this.request(i.type, i.data);
-    this.d.store.dispatch({ type: 'queued', count: 0 });
+    for (const i of q) this.request(i.type, i.data, i.key);
+    this.publishQueue();
     if (q.length) this.d.store.dispatch({ type: 'notice', tone: 'info', text: `Sent ${q.length} change${q.length === 1 ? '' : 's'} made while offline.` });
   }
 
@@ -349,7 +444,7 @@ export class SessionClient {
       return;
     }
     if (!msg || typeof msg.type !== 'string') return;
-    const reqType = msg.re ? this.requests.get(msg.re) : undefined;
+    const reqType = msg.re ? this.requests.get(msg.re)?.type : undefined;
     if (msg.re) this.requests.delete(msg.re);
     const data = (msg.data ?? {}) as Record<string, unknown>;
 
@@ -357,7 +452,9 @@ export class SessionClient {
       case 'clock:pong': {
         const t0 = Number(data.t0);
         const st = Number(data.serverTime);
-        if (Number.isFinite(t0) && Number.isFinite(st)) this.d.clock?.addSample(t0, st, this.d.clockNow());
+        if (this.pongTimer !== null) this.d.clearTimer(this.pongTimer);
+        this.pongTimer = null;
+        if (Number.isFinite(t0) && Number.isFinite(st) && t0 >= this.wokeAt) this.d.clock?.addSample(t0, st, this.d.clockNow());
         return;
       }
       case 'error':
@@ -369,6 +466,7 @@ export class SessionClient {
         const resumed = this.hadSeat;
         this.seated = true;
         this.hadSeat = true;
+        this.attempt = 0;
         this.goal = { kind: 'seat', roomCode: seat.roomCode, userName: seat.you.name, resumeToken: seat.resumeToken };
         saveSeat(this.d.storage, { roomCode: seat.roomCode, resumeToken: seat.resumeToken, userName: seat.you.name });
         this.d.store.dispatch({ type: 'message', msg });
@@ -415,6 +513,13 @@ export class SessionClient {
         this.seated = true;
         return;
       }
+      if (reqType === 'session:join' && g?.kind === 'seat' && g.resumeToken && !SEAT_GONE.has(code)) {
+        // The box could not take us back just now (internal, rate_limited, ...): the seat is
+        // still ours. Keep the token and come back with the usual backoff.
+        this.d.store.dispatch({ type: 'notice', tone: 'error', text: `Could not rejoin yet: ${message} Trying again.` });
+        if (this.socket) this.abandon(this.socket);
+        return;
+      }
       const hadSession = this.d.store.getState().session !== null;
       this.goal = null;
       this.resetSeat();
@@ -450,7 +555,9 @@ export class SessionClient {
 
   private stopPings(): void {
     if (this.pingTimer !== null) this.d.clearTimer(this.pingTimer);
+    if (this.pongTimer !== null) this.d.clearTimer(this.pongTimer);
     this.pingTimer = null;
+    this.pongTimer = null;
   }
 }
 

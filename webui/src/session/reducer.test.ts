@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { initialState, reduce, you, type Action, type AppState } from './reducer';
+import { emptyPattern } from './protocol';
+import { audibleState, initialState, reduce, shownStep, you, type Action, type AppState } from './reducer';
 import { jamState, participant } from './testdata';
 
 const ana = participant('p_ana', 'Ana', { isHost: true });
@@ -22,7 +23,7 @@ describe('reduce', () => {
   it('seats the tab on session:created and clears pending', () => {
     let s = reduce(initialState, { type: 'pending', op: 'create', roomCode: null });
     expect(s.pending).toEqual({ op: 'create', roomCode: null });
-    s = reduce(s, seated().session ? msg('session:created', { roomCode: 'K7M2QX', you: ana, participants: [ana], state: jamState(), resumeToken: 't' }) : { type: 'left' });
+    s = reduce(s, msg('session:created', { roomCode: 'K7M2QX', you: ana, participants: [ana], state: jamState(), resumeToken: 't' }));
     expect(s.pending).toBeNull();
     expect(s.session?.roomCode).toBe('K7M2QX');
     expect(you(s)?.name).toBe('Ana');
@@ -101,5 +102,37 @@ describe('reduce', () => {
     s = reduce(s, { type: 'join-failed', roomCode: 'AAAAAA', error: { code: 'room_not_found', message: 'No.' } });
     expect(s.joinError).toEqual({ code: 'room_not_found', message: 'No.', roomCode: 'AAAAAA' });
     expect(reduce(s, msg('session:left', { roomCode: 'K7M2QX' })).session).toBeNull();
+  });
+});
+
+describe('shownStep', () => {
+  it('shows a step change waiting to be sent as made, marked pending', () => {
+    const pattern = emptyPattern();
+    pattern.kick[0] = true;
+    const none = { cleared: false, steps: {} };
+    expect(shownStep(pattern, none, 'kick', 0)).toEqual({ on: true, pending: false });
+    expect(shownStep(pattern, { cleared: false, steps: { 'kick:0': false } }, 'kick', 0)).toEqual({ on: false, pending: true });
+    expect(shownStep(pattern, { cleared: false, steps: { 'snare:2': true } }, 'snare', 2)).toEqual({ on: true, pending: true });
+    // A waiting clear shows the grid empty, but for the steps set after it.
+    const cleared = { cleared: true, steps: { 'hihat:1': true } };
+    expect(shownStep(pattern, cleared, 'kick', 0)).toEqual({ on: false, pending: true });
+    expect(shownStep(pattern, cleared, 'hihat', 1)).toEqual({ on: true, pending: true });
+    expect(shownStep(pattern, cleared, 'clap', 5)).toEqual({ on: false, pending: false });
+  });
+
+  it('follows the queue the client publishes', () => {
+    const s = reduce(seated(), { type: 'queued', count: 1, steps: { cleared: false, steps: { 'clap:3': true } } });
+    expect(s.queued).toBe(1);
+    expect(shownStep(s.session!.state.pattern, s.queuedSteps, 'clap', 3).on).toBe(true);
+    expect(reduce(s, { type: 'left' }).queuedSteps).toEqual({ cleared: false, steps: {} });
+  });
+});
+
+describe('audibleState', () => {
+  it('plays the session state, but nothing while another tab holds the seat', () => {
+    const s = seated();
+    expect(audibleState(s)).toBe(s.session!.state);
+    expect(audibleState(reduce(s, { type: 'taken-over', value: true }))).toBeNull();
+    expect(audibleState(initialState)).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import {
   type Anchor,
   type JamState,
   type Participant,
+  type Pattern,
   type SeatData,
   type ServerMessage,
   type SyncData,
@@ -23,6 +24,16 @@ export interface Connection {
   /** Failed attempts since the last good connection. */
   attempt: number;
 }
+
+/** Step changes waiting in the offline queue, as the grid should show them meanwhile. */
+export interface QueuedSteps {
+  /** A pattern:clear is waiting: show every step off but those set after it. */
+  cleared: boolean;
+  /** `track:step` → on, for each step change waiting. */
+  steps: Record<string, boolean>;
+}
+
+export const stepKey = (track: Track, step: number): string => `${track}:${step}`;
 
 export interface SessionView {
   roomCode: string;
@@ -49,9 +60,13 @@ export interface AppState {
   notice: Notice | null;
   /** Changes made while offline, waiting to be sent. */
   queued: number;
+  /** The step changes among them, for the grid to show meanwhile. */
+  queuedSteps: QueuedSteps;
   /** The seat was opened in another tab (close code 4002); we stopped reconnecting. */
   takenOver: boolean;
 }
+
+const noQueuedSteps: QueuedSteps = { cleared: false, steps: {} };
 
 export const initialState: AppState = {
   conn: { status: 'idle', retryAt: null, attempt: 0 },
@@ -60,6 +75,7 @@ export const initialState: AppState = {
   joinError: null,
   notice: null,
   queued: 0,
+  queuedSteps: noQueuedSteps,
   takenOver: false,
 };
 
@@ -70,7 +86,7 @@ export type Action =
   | { type: 'message'; msg: ServerMessage }
   | { type: 'notice'; text: string; tone: 'info' | 'error' }
   | { type: 'clear-notice' }
-  | { type: 'queued'; count: number }
+  | { type: 'queued'; count: number; steps?: QueuedSteps }
   | { type: 'left' }
   | { type: 'taken-over'; value: boolean };
 
@@ -96,9 +112,9 @@ export function reduce(s: AppState, a: Action): AppState {
     case 'clear-notice':
       return s.notice ? { ...s, notice: null } : s;
     case 'queued':
-      return s.queued === a.count ? s : { ...s, queued: a.count };
+      return { ...s, queued: a.count, queuedSteps: a.steps ?? noQueuedSteps };
     case 'left':
-      return { ...s, session: null, pending: null, queued: 0, takenOver: false };
+      return { ...s, session: null, pending: null, queued: 0, queuedSteps: noQueuedSteps, takenOver: false };
     case 'taken-over':
       return { ...s, takenOver: a.value };
     case 'message':
@@ -126,7 +142,7 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
       };
     }
     case 'session:left':
-      return { ...s, session: null, pending: null, queued: 0 };
+      return { ...s, session: null, pending: null, queued: 0, queuedSteps: noQueuedSteps };
   }
 
   const sess = s.session;
@@ -188,6 +204,19 @@ function normalizeState(st: JamState): JamState {
     if (Array.isArray(row)) for (let i = 0; i < STEPS; i++) pattern[t][i] = Boolean(row[i]);
   }
   return { ...st, pattern, anchor: st.anchor ?? { serverTime: 0, beat: 0 } };
+}
+
+/** A grid cell as this tab shows it: a change waiting to be sent shows as made, marked pending. */
+export function shownStep(pattern: Pattern, queued: QueuedSteps, track: Track, step: number): { on: boolean; pending: boolean } {
+  const waiting = queued.steps[stepKey(track, step)];
+  if (waiting !== undefined) return { on: waiting, pending: true };
+  if (queued.cleared) return { on: false, pending: pattern[track][step] === true };
+  return { on: pattern[track][step] === true, pending: false };
+}
+
+/** What this tab should play: nothing while another tab holds the seat. */
+export function audibleState(s: AppState): JamState | null {
+  return s.takenOver ? null : (s.session?.state ?? null);
 }
 
 /** The participant this tab is, if seated. */
