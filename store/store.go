@@ -20,6 +20,9 @@ var sessionsBucket = []byte("sessions")
 // with a clear message instead of hanging.
 const lockTimeout = time.Second
 
+// initialMmapSize holds thousands of sessions; the file is sparse, so it costs no disk until used.
+const initialMmapSize = 16 << 20
+
 // maxBatch bounds how many writes share one commit.
 const maxBatch = 256
 
@@ -47,8 +50,15 @@ type write struct {
 
 // Open opens (creating if missing) the store at path.
 func Open(path string) (*DB, error) {
-	// The freelist is rebuilt on open instead of written on every commit: half the commit time.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout: lockTimeout,
+		// The freelist is rebuilt on open instead of written on every commit: half the commit time.
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Map (and grow the sparse file to) initialMmapSize at once, so commits do not stall on
+		// growing and remapping the file as sessions are added.
+		InitialMmapSize: initialMmapSize,
+	})
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("the session database %s is in use by another jamd", path)
 	}
