@@ -34,7 +34,7 @@ type Config struct {
 	ID        string        // stable appliance id (ApplianceID); TXT id=
 	Version   string        // jamd version; TXT ver=
 	Interface string        // advertise only on this interface; chosen by Interfaces when empty
-	Hostname  string        // host name for the SRV target (".local." is added); os.Hostname when empty
+	Hostname  string        // host name for the default instance name; os.Hostname when empty
 	Poll      time.Duration // how often to look for interface and address changes; 2s when zero
 	Log       *slog.Logger  // where problems are logged; discarded when nil
 }
@@ -42,8 +42,8 @@ type Config struct {
 // Advertiser announces one jamd on the LAN over mDNS. Create it with NewAdvertiser and run Serve.
 type Advertiser struct {
 	cfg        Config
-	label      string // host label given to the library, e.g. "raspberrypi"
-	host       string // SRV target, e.g. "raspberrypi.local."
+	label      string // host label given to the library, e.g. "jamd-0123abcd"
+	host       string // SRV target, e.g. "jamd-0123abcd.local."
 	log        *slog.Logger
 	served     atomic.Bool
 	responders map[int]*responder // by interface index; only Serve's goroutine touches it
@@ -72,10 +72,10 @@ func NewAdvertiser(cfg Config) (*Advertiser, error) {
 		}
 		host = h
 	}
-	host = hostLabel(host)
 	if cfg.Instance == "" {
 		cfg.Instance = DefaultInstance(host)
 	}
+	label := TargetLabel(cfg.ID, host)
 	if cfg.Poll <= 0 {
 		cfg.Poll = defaultPoll
 	}
@@ -85,8 +85,8 @@ func NewAdvertiser(cfg Config) (*Advertiser, error) {
 	}
 	return &Advertiser{
 		cfg:        cfg,
-		label:      host,
-		host:       host + "." + Domain,
+		label:      label,
+		host:       label + "." + Domain,
 		log:        log,
 		responders: map[int]*responder{},
 	}, nil
@@ -97,8 +97,26 @@ func DefaultInstance(hostname string) string {
 	return "Jam on " + hostLabel(hostname)
 }
 
+// TargetLabel is the host label jamd advertises its addresses under (the SRV target, before
+// ".local."): "jamd-" and the first 8 characters of the appliance id, or of the host name when
+// there is no id. It is never the machine's own host name, which avahi-daemon owns (see doc.go).
+func TargetLabel(id, hostname string) string {
+	name := id
+	if name == "" {
+		name = hostLabel(hostname)
+	}
+	name = hostLabel(name)
+	if len(name) > 8 {
+		name = name[:8]
+	}
+	return strings.TrimRight("jamd-"+name, "-")
+}
+
 // Instance returns the instance name being advertised.
 func (a *Advertiser) Instance() string { return a.cfg.Instance }
+
+// Host returns the SRV target the addresses are advertised under, e.g. "jamd-0123abcd.local.".
+func (a *Advertiser) Host() string { return a.host }
 
 // jamdText is the TXT record of the _jamd._tcp service.
 func (a *Advertiser) jamdText() []string {
@@ -190,8 +208,8 @@ func (a *Advertiser) goodbye() {
 	a.log.Info("mDNS: goodbye sent", "instance", a.cfg.Instance)
 }
 
-// ifaceAddrs returns the addresses an interface is reachable at, sorted: IPv4 (not link-local)
-// and IPv6 (global, else link-local), the same ones the library puts in its answers.
+// ifaceAddrs returns the addresses an interface is reachable at, sorted: IPv4 (link-local
+// included) and IPv6 (global, else link-local), the same ones the library puts in its answers.
 func ifaceAddrs(ifi net.Interface) []netip.Addr {
 	addrs, err := ifi.Addrs()
 	if err != nil {

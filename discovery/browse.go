@@ -20,7 +20,7 @@ type Appliance struct {
 	URLs    []string `json:"urls"`              // join URLs, IPv4 first, e.g. "http://192.168.1.20:8080/jam"
 	Version string   `json:"version,omitempty"` // TXT ver=
 	ID      string   `json:"id,omitempty"`      // TXT id=, stable across restarts and address changes
-	Host    string   `json:"host"`              // SRV target, e.g. "raspberrypi.local."
+	Host    string   `json:"host"`              // SRV target, e.g. "jamd-0123abcd.local."
 	Port    int      `json:"port"`
 }
 

@@ -43,6 +43,8 @@ func TestPickJoinIP(t *testing.T) {
 		{"private beats public default", []discovery.Candidate{c("203.0.113.9", true), c("192.168.1.20", false)}, "192.168.1.20"},
 		{"public default beats other public", []discovery.Candidate{c("198.51.100.1", false), c("203.0.113.9", true)}, "203.0.113.9"},
 		{"never loopback", []discovery.Candidate{c("127.0.0.1", true)}, ""},
+		{"link-local as the last resort", []discovery.Candidate{c("127.0.0.1", false), c("169.254.7.1", true)}, "169.254.7.1"},
+		{"link-local after any other", []discovery.Candidate{c("169.254.7.1", true), c("203.0.113.9", false)}, "203.0.113.9"},
 		{"none", nil, ""},
 	}
 	for _, tt := range tests {
@@ -139,5 +141,28 @@ func TestNewAdvertiserChecksPort(t *testing.T) {
 	}
 	if a.Instance() != "Jam on stage-pi" {
 		t.Fatalf("instance %q", a.Instance())
+	}
+}
+
+// TestHostIsNotTheHostName: the SRV target (and the name of the A/AAAA records) is jamd's own,
+// so it never clashes with the <hostname>.local. that avahi-daemon publishes.
+func TestHostIsNotTheHostName(t *testing.T) {
+	for _, tt := range []struct{ id, hostname, want string }{
+		{"0123456789abcdef", "raspberrypi", "jamd-01234567.local."},
+		{"0123456789abcdef", "", "jamd-01234567.local."},
+		{"ab", "raspberrypi", "jamd-ab.local."},
+		{"", "raspberrypi.lan", "jamd-raspberr.local."},
+		{"", "pi", "jamd-pi.local."},
+	} {
+		a, err := discovery.NewAdvertiser(discovery.Config{Port: 8080, ID: tt.id, Hostname: tt.hostname})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Host() != tt.want {
+			t.Errorf("ID %q, Hostname %q: Host() = %q, want %q", tt.id, tt.hostname, a.Host(), tt.want)
+		}
+		if tt.hostname != "" && a.Instance() != discovery.DefaultInstance(tt.hostname) {
+			t.Errorf("Hostname %q: instance %q, want %q", tt.hostname, a.Instance(), discovery.DefaultInstance(tt.hostname))
+		}
 	}
 }

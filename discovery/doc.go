@@ -20,6 +20,22 @@
 //   - The library's Shutdown sends the goodbye packets (TTL 0) and must run exactly once, at exit.
 //     Only Serve calls it, once per responder, after its context is cancelled; Serve then returns.
 //
+// A known limit we do not design around: the library's responder sockets listen on all
+// interfaces, and it answers a query on the interface the query arrived on. So if some process on
+// the host joined the mDNS group on an interface we did not choose (avahi-daemon does, on
+// docker0), a query arriving there is answered there too, with that interface's addresses.
+// Unsolicited announcements and goodbyes go only to the chosen interfaces. Filtering answers by
+// interface would need a responder of our own instead of the library's.
+//
+// The SRV target, under which the A and AAAA records are published, is not the machine's host
+// name but "jamd-<first 8 characters of the appliance id>.local." (TargetLabel). On Raspberry Pi
+// OS avahi-daemon owns "<hostname>.local." and publishes its own address set for it; our records
+// for the same name, sent with the cache-flush bit and a different set (the library leaves out
+// link-local IPv6 addresses when there is a global one, and each responder sends only its own
+// interface's), would look like a conflict to it, and it would rename the machine
+// ("raspberrypi-2.local"). A name of our own cannot clash with
+// avahi's, stays the same across restarts (the id is stable) and differs between two appliances.
+//
 // Services advertised by an Advertiser, under one instance name ("Jam on <hostname>"):
 //
 //	_jamd._tcp  TXT txtvers=1 path=/jam id=<appliance id> ver=<version>
@@ -28,7 +44,7 @@
 // # Concurrency
 //
 // An Advertiser is used by one goroutine: NewAdvertiser, then Serve, which blocks until its
-// context is cancelled, sends the goodbye and returns; Serve must not be called twice. The
-// OnChange callback is called from Serve's goroutine. Browse, Interfaces, JoinIP and ApplianceID
+// context is cancelled, sends the goodbye and returns; Serve must not be called twice. Instance
+// and Host may be called from any goroutine. Browse, Interfaces, JoinIP, AllIPv4 and ApplianceID
 // are safe to call from any goroutine; Browse blocks for at most its timeout.
 package discovery

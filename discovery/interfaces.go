@@ -94,8 +94,9 @@ func parseDefaultRoute(r io.Reader) string {
 	return best
 }
 
-// ipv4Addrs returns the usable IPv4 addresses of an interface (no loopback, no link-local).
-func ipv4Addrs(ifi net.Interface) []netip.Addr {
+// ipv4Addrs returns the usable IPv4 addresses of an interface: no loopback, and link-local
+// (169.254/16) ones only when linkLocal is set.
+func ipv4Addrs(ifi net.Interface, linkLocal bool) []netip.Addr {
 	addrs, err := ifi.Addrs()
 	if err != nil {
 		return nil
@@ -111,7 +112,7 @@ func ipv4Addrs(ifi net.Interface) []netip.Addr {
 			continue
 		}
 		ip = ip.Unmap()
-		if ip.Is4() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified() {
+		if ip.Is4() && !ip.IsLoopback() && !ip.IsUnspecified() && (linkLocal || !ip.IsLinkLocalUnicast()) {
 			out = append(out, ip)
 		}
 	}
@@ -120,9 +121,10 @@ func ipv4Addrs(ifi net.Interface) []netip.Addr {
 
 // JoinIP returns the IPv4 address a phone in the room should use: an address of the interface
 // named iface when given; otherwise of the interface holding the default route, then of any
-// other chosen interface (Interfaces), private ranges (10/8, 172.16/12, 192.168/16) first.
+// other chosen interface (Interfaces), private ranges (10/8, 172.16/12, 192.168/16) first. A
+// link-local address (169.254/16, a Pi cabled straight to a laptop) is the last resort.
 // Loopback and virtual interfaces (docker, veth…) are never used. ok is false when the host has
-// no such address.
+// no such address (yet: before DHCP has answered, say).
 func JoinIP(iface string) (ip netip.Addr, ok bool) {
 	ifis, err := Interfaces(iface)
 	if err != nil {
@@ -134,7 +136,7 @@ func JoinIP(iface string) (ip netip.Addr, ok bool) {
 		if iface == "" && (ifi.Flags&net.FlagLoopback != 0 || IsVirtual(ifi.Name)) {
 			continue
 		}
-		for _, a := range ipv4Addrs(ifi) {
+		for _, a := range ipv4Addrs(ifi, true) {
 			cands = append(cands, candidate{addr: a, defaultRoute: ifi.Name == def})
 		}
 	}
@@ -148,10 +150,14 @@ type candidate struct {
 }
 
 // pickJoinIP ranks candidates: default route and private first, then private, then default
-// route, then the rest; ties keep their order.
+// route, then the rest, and link-local after all of those; ties keep their order. Loopback is
+// never picked.
 func pickJoinIP(cands []candidate) (netip.Addr, bool) {
 	rank := func(c candidate) int {
 		r := 0
+		if c.addr.IsLinkLocalUnicast() {
+			r += 4
+		}
 		if !c.addr.IsPrivate() {
 			r += 2
 		}
@@ -173,8 +179,8 @@ func pickJoinIP(cands []candidate) (netip.Addr, bool) {
 	return usable[0].addr, true
 }
 
-// AllIPv4 returns every IPv4 address of the chosen interfaces (Interfaces(iface)), for printing
-// the other URLs a person may try.
+// AllIPv4 returns every IPv4 address, link-local ones aside, of the chosen interfaces
+// (Interfaces(iface)), for printing the other URLs a person may try.
 func AllIPv4(iface string) []netip.Addr {
 	ifis, err := Interfaces(iface)
 	if err != nil {
@@ -182,7 +188,7 @@ func AllIPv4(iface string) []netip.Addr {
 	}
 	var out []netip.Addr
 	for _, ifi := range ifis {
-		out = append(out, ipv4Addrs(ifi)...)
+		out = append(out, ipv4Addrs(ifi, false)...)
 	}
 	return out
 }

@@ -134,6 +134,7 @@ func TestAdvertiserOnLAN(t *testing.T) {
 	t.Cleanup(func() { acancel(); <-advDone })
 
 	wantURL := "http://" + lan.AddrA + ":8080/jam"
+	const wantHost = "jamd-01234567.local."
 	var found []discovery.Appliance
 	for range 3 {
 		if found = browseFrom(t, lan); len(found) > 0 {
@@ -146,6 +147,9 @@ func TestAdvertiserOnLAN(t *testing.T) {
 	got := found[0]
 	if got.Name != name || got.ID != "0123456789abcdef" || got.Version != "v9.9.9-test" || got.Port != 8080 || !slices.Contains(got.URLs, wantURL) {
 		t.Fatalf("Browse in B found %+v, want %q at %s", got, name, wantURL)
+	}
+	if got.Host != wantHost {
+		t.Fatalf("Browse in B found host %q, want %q, never the machine's own name", got.Host, wantHost)
 	}
 	for _, u := range got.URLs {
 		if strings.Contains(u, "10.250.") {
@@ -160,8 +164,8 @@ func TestAdvertiserOnLAN(t *testing.T) {
 		if !ok {
 			t.Fatalf("python3-zeroconf did not see %s", typ)
 		}
-		if e.Name != name+"."+typ || e.Port != 8080 || !slices.Equal(e.Addresses, []string{lan.AddrA}) {
-			t.Errorf("python3-zeroconf saw %+v, want %q on %s:8080", e, name, lan.AddrA)
+		if e.Name != name+"."+typ || e.Port != 8080 || e.Server != wantHost || !slices.Equal(e.Addresses, []string{lan.AddrA}) {
+			t.Errorf("python3-zeroconf saw %+v, want %q on %s (%s):8080", e, name, wantHost, lan.AddrA)
 		}
 		want := map[string]string{"path": "/jam"}
 		if typ == "_jamd._tcp.local." {

@@ -34,9 +34,32 @@ if [ "$(id -u)" != 0 ]; then
 fi
 have_systemd() { [ -d /run/systemd/system ]; }
 
+# read_env_file exports the JAMD_* settings of a systemd EnvironmentFile without running it as
+# shell (a value such as "Jam in the rehearsal room" is not a command): KEY=VALUE lines, # and ;
+# comments, blanks around KEY and VALUE ignored, one pair of surrounding quotes removed.
+read_env_file() {
+	local line key val
+	while IFS= read -r line || [ -n "$line" ]; do
+		line=${line#"${line%%[![:space:]]*}"}
+		case $line in '' | '#'* | ';'*) continue ;; esac
+		[[ $line == *=* ]] || continue
+		key=${line%%=*} val=${line#*=}
+		key=${key%"${key##*[![:space:]]}"}
+		val=${val#"${val%%[![:space:]]*}"}
+		val=${val%"${val##*[![:space:]]}"}
+		[[ $key =~ ^JAMD_[A-Za-z0-9_]*$ ]] || continue
+		if [ ${#val} -ge 2 ] && { [[ $val == \"*\" ]] || [[ $val == \'*\' ]]; }; then
+			val=${val:1:${#val}-2}
+		fi
+		export "$key=$val"
+	done <"$1"
+}
+
 if [ "$mode" = uninstall ]; then
 	if have_systemd; then
 		systemctl disable --now jamd.service >/dev/null 2>&1 || true
+	else
+		systemctl disable jamd.service >/dev/null 2>&1 || true
 	fi
 	rm -f "$UNIT_DST" "$BIN_DST"
 	have_systemd && systemctl daemon-reload
@@ -63,7 +86,12 @@ if [ -z "$binary" ]; then
 		binary=$(ls -t "$here"/dist/jamd_*_"$arch" 2>/dev/null | head -n1 || true)
 	fi
 	if [ -z "$binary" ]; then
-		command -v go >/dev/null || { echo "install.sh: no dist/ binary for $(uname -m) and no Go to build one; pass --binary" >&2; exit 1; }
+		if ! command -v go >/dev/null; then
+			echo "install.sh: no dist/ binary for $(uname -m), and go is not on PATH to build one (sudo resets PATH)." >&2
+			echo "  Build first as yourself, then pass the binary:  go build -o jamd ./cmd/jamd && sudo $0 --binary ./jamd" >&2
+			echo "  (or make release, which puts one for each Pi in dist/)" >&2
+			exit 1
+		fi
 		binary=$(mktemp)
 		trap 'rm -f "$binary"' EXIT
 		version=$(git -C "$here" describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -82,21 +110,22 @@ if [ ! -e "$ENV_DST" ]; then
 fi
 echo "installed $("$BIN_DST" version) to $BIN_DST, the unit to $UNIT_DST, settings in $ENV_DST"
 
+# Enabled even without a running systemd (a chroot building a Pi image), so it starts at boot.
+have_systemd && systemctl daemon-reload
+systemctl enable jamd.service >/dev/null
 if ! have_systemd; then
-	echo "systemd is not running here: start it by hand with $BIN_DST serve"
+	echo "jamd.service is enabled and starts at the next boot (systemd is not running here; to try it now: $BIN_DST serve)"
 	exit 0
 fi
-systemctl daemon-reload
-systemctl enable jamd.service >/dev/null
 systemctl restart jamd.service
 for _ in $(seq 20); do
 	systemctl is-active --quiet jamd.service && break
 	sleep 0.5
 done
 systemctl is-active --quiet jamd.service || { systemctl status --no-pager jamd.service >&2 || true; exit 1; }
-# The join URL and its QR code, from the running service (its port comes from $ENV_DST).
+# The join URL and its QR code, from the running service (its address comes from $ENV_DST).
 for _ in $(seq 10); do
-	if (set -a; . "$ENV_DST"; set +a; "$BIN_DST" qr) 2>/dev/null; then
+	if (read_env_file "$ENV_DST"; "$BIN_DST" qr) 2>/dev/null; then
 		exit 0
 	fi
 	sleep 0.5

@@ -58,10 +58,7 @@ func TestServeOnLAN(t *testing.T) {
 	if _, ok := out.wait("    "+wantURL, 20*time.Second); !ok {
 		t.Fatalf("jamd serve did not print %s", wantURL)
 	}
-	if _, ok := out.wait("▀▀▀▀▀▀▀▀", 5*time.Second); !ok {
-		t.Fatal("jamd serve printed no QR code")
-	}
-	if got := decodeTerminalQR(t, out.text()); got != wantURL {
+	if got := decodeTerminalQR(t, waitQR(t, out, wantURL)); got != wantURL {
 		t.Fatalf("the printed QR code decodes to %q, want %q", got, wantURL)
 	}
 	idBytes, err := os.ReadFile(filepath.Join(dataDir, "appliance-id"))
@@ -69,6 +66,7 @@ func TestServeOnLAN(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := strings.TrimSpace(string(idBytes))
+	wantHost := "jamd-" + id[:8] + ".local." // never the host name, which avahi-daemon owns
 
 	// jamd discover in B.
 	var found []discovery.Appliance
@@ -86,8 +84,8 @@ func TestServeOnLAN(t *testing.T) {
 			break
 		}
 	}
-	if len(found) != 1 || found[0].Name != name || !slices.Contains(found[0].URLs, wantURL) || found[0].Version != testVersion || found[0].ID != id {
-		t.Fatalf("jamd discover found %+v, want %q at %s, version %s, id %s", found, name, wantURL, testVersion, id)
+	if len(found) != 1 || found[0].Name != name || !slices.Contains(found[0].URLs, wantURL) || found[0].Version != testVersion || found[0].ID != id || found[0].Host != wantHost {
+		t.Fatalf("jamd discover found %+v, want %q at %s (%s), version %s, id %s", found, name, wantURL, wantHost, testVersion, id)
 	}
 	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
 	table, err := lan.Command(dctx, lan.NSB, bin, "discover").Output()
@@ -108,8 +106,8 @@ func TestServeOnLAN(t *testing.T) {
 		if typ == "_jamd._tcp.local." {
 			want = map[string]string{"txtvers": "1", "path": "/jam", "id": id, "ver": testVersion}
 		}
-		if e.Name != name+"."+typ || e.Port != port || !slices.Equal(e.Addresses, []string{lan.AddrA}) || fmt.Sprint(e.TXT) != fmt.Sprint(want) {
-			t.Errorf("python3-zeroconf saw %+v, want %q on %s:%d with TXT %v", e, name, lan.AddrA, port, want)
+		if e.Name != name+"."+typ || e.Port != port || e.Server != wantHost || !slices.Equal(e.Addresses, []string{lan.AddrA}) || fmt.Sprint(e.TXT) != fmt.Sprint(want) {
+			t.Errorf("python3-zeroconf saw %+v, want %q on %s (%s):%d with TXT %v", e, name, wantHost, lan.AddrA, port, want)
 		}
 	}
 
@@ -145,5 +143,107 @@ func TestServeOnLAN(t *testing.T) {
 		if _, ok := zc.Wait(t, 5*time.Second, func(e lantest.Event) bool { return e.Event == "removed" && e.Type == typ }); !ok {
 			t.Errorf("python3-zeroconf did not see %s removed within 5s of SIGTERM", typ)
 		}
+	}
+}
+
+// TestServeWaitsForALANAddress: a Pi that boots before DHCP has answered has no LAN address, and
+// `jamd serve` says so instead of printing a loopback URL no phone can open. It prints the join
+// link and QR code once an address appears: a link-local one (a Pi cabled straight to a laptop)
+// as the last resort, then the LAN address as soon as there is one.
+func TestServeWaitsForALANAddress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping the LAN test in -short mode")
+	}
+	lan := lantest.NewLAN(t)
+	bin := buildJamd(t)
+	lan.IP(t, "-n", lan.NSA, "addr", "flush", "dev", lan.IfA) // A has no IPv4 address yet
+
+	const port = 18081
+	dataDir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	serve := lan.Command(ctx, lan.NSA, bin, "serve", "--addr", fmt.Sprintf(":%d", port), "--data-dir", dataDir, "--no-mdns")
+	serve.Env = append(os.Environ(), "HOME="+dataDir)
+	stdout, _ := serve.StdoutPipe()
+	stderr, _ := serve.StderrPipe()
+	if err := serve.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out, logs := watchLines(t, stdout, ""), watchLines(t, stderr, "")
+	exited := make(chan error, 1)
+	go func() { <-out.done; <-logs.done; exited <- serve.Wait() }()
+	t.Cleanup(func() {
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cancel()
+		}
+		if t.Failed() {
+			t.Logf("jamd serve stdout:\n%s\nstderr:\n%s", out.text(), logs.text())
+		}
+	})
+
+	if _, ok := out.wait("No LAN address yet", 20*time.Second); !ok {
+		t.Fatal("jamd serve did not say it has no LAN address yet")
+	}
+	if _, ok := logs.wait("no LAN address yet", 5*time.Second); !ok {
+		t.Fatal("jamd serve did not finish starting")
+	}
+	if text := out.text(); strings.Contains(text, "127.0.0.1") || strings.Contains(text, "▀▀▀▀") {
+		t.Fatalf("jamd serve printed a loopback URL or a QR code without a LAN address:\n%s", text)
+	}
+
+	// A link-local address is better than none: printed, with its QR code, within the 2s poll.
+	linkLocal := fmt.Sprintf("http://169.254.%d.1:%d/jam", lan.Subnet, port)
+	lan.IP(t, "-n", lan.NSA, "addr", "add", fmt.Sprintf("169.254.%d.1/16", lan.Subnet), "dev", lan.IfA)
+	if _, ok := out.wait("    "+linkLocal, 10*time.Second); !ok {
+		t.Fatalf("jamd serve did not print %s once it had that address", linkLocal)
+	}
+	if got := decodeTerminalQR(t, waitQR(t, out, linkLocal)); got != linkLocal {
+		t.Fatalf("the printed QR code decodes to %q, want %q", got, linkLocal)
+	}
+
+	// The LAN address, when DHCP answers, wins over the link-local one.
+	lanURL := fmt.Sprintf("http://%s:%d/jam", lan.AddrA, port)
+	lan.IP(t, "-n", lan.NSA, "addr", "add", lan.AddrA+"/24", "dev", lan.IfA)
+	if _, ok := out.wait("    "+lanURL, 10*time.Second); !ok {
+		t.Fatalf("jamd serve did not print %s once it had that address", lanURL)
+	}
+	if got := decodeTerminalQR(t, waitQR(t, out, lanURL)); got != lanURL {
+		t.Fatalf("the printed QR code decodes to %q, want %q", got, lanURL)
+	}
+
+	// jamd qr in B gets the same URL from the server.
+	qctx, qcancel := context.WithTimeout(ctx, 20*time.Second)
+	qr, err := lan.Command(qctx, lan.NSB, bin, "qr", "--server", fmt.Sprintf("http://%s:%d", lan.AddrA, port)).Output()
+	qcancel()
+	if err != nil {
+		t.Fatalf("jamd qr: %v", err)
+	}
+	if first, _, _ := strings.Cut(string(qr), "\n"); first != lanURL {
+		t.Fatalf("jamd qr printed %q, want %s", first, lanURL)
+	}
+}
+
+// waitQR returns the output after the line holding marker once a whole QR code follows it: its
+// last line is all ▀ (the bottom quiet zone, half a character cell high).
+func waitQR(tb testing.TB, out *lineWatcher, marker string) string {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		text := out.text()
+		if i := strings.Index(text, marker); i >= 0 {
+			_, rest, _ := strings.Cut(text[i:], "\n")
+			for _, line := range strings.Split(rest, "\n") {
+				if line != "" && strings.Trim(line, "▀") == "" {
+					return rest
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("no whole QR code printed after %q", marker)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

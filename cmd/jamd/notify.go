@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -50,8 +52,34 @@ func watchdogInterval() time.Duration {
 	return time.Duration(usec) * time.Microsecond / 2
 }
 
-// runWatchdog sends WATCHDOG=1 every watchdogInterval until ctx ends.
-func runWatchdog(ctx context.Context, log *slog.Logger) {
+// watchdogClient asks the server's /healthz: a new connection each time, so a ping also proves
+// the listener still accepts, and never through a proxy from the environment.
+var watchdogClient = &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+
+// serverAlive is the watchdog's liveness check: GET base/healthz answers 200 within timeout.
+func serverAlive(ctx context.Context, base string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := watchdogClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/healthz answered %s", resp.Status)
+	}
+	return nil
+}
+
+// runWatchdog sends WATCHDOG=1 every watchdogInterval until ctx ends, but only after alive
+// returns nil (alive may be nil: always ping). So systemd restarts a process whose server stopped
+// answering, not only one whose every goroutine is stuck.
+func runWatchdog(ctx context.Context, log *slog.Logger, alive func(ctx context.Context, timeout time.Duration) error) {
 	every := watchdogInterval()
 	if every <= 0 {
 		return
@@ -63,6 +91,14 @@ func runWatchdog(ctx context.Context, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if alive != nil {
+				if err := alive(ctx, every/2); err != nil {
+					if ctx.Err() == nil {
+						log.Warn("server not answering: watchdog ping skipped", "err", err)
+					}
+					continue
+				}
+			}
 			if err := sdNotify("WATCHDOG=1"); err != nil {
 				log.Warn("watchdog ping failed", "err", err)
 			}
@@ -70,15 +106,20 @@ func runWatchdog(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// startNotify sends READY=1 now, pings the watchdog while ctx lives, and sends STOPPING=1 as soon
-// as ctx ends (SIGTERM). The returned wait blocks until STOPPING=1 has been sent.
-func startNotify(ctx context.Context, log *slog.Logger) (wait func()) {
+// startNotify sends READY=1 now, pings the watchdog while ctx lives and the server at base
+// (http://host:port) answers /healthz (on every tick when base is ""), and sends STOPPING=1 as
+// soon as ctx ends (SIGTERM). The returned wait blocks until STOPPING=1 has been sent.
+func startNotify(ctx context.Context, log *slog.Logger, base string) (wait func()) {
 	if err := notifyReady(); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
 	}
+	var alive func(context.Context, time.Duration) error
+	if base != "" {
+		alive = func(ctx context.Context, timeout time.Duration) error { return serverAlive(ctx, base, timeout) }
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		runWatchdog(ctx, log)
+		runWatchdog(ctx, log, alive)
 		<-ctx.Done()
 		if err := notifyStopping(); err != nil {
 			log.Warn("cannot tell systemd we are stopping", "err", err)

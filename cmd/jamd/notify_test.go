@@ -2,20 +2,25 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// listenNotify opens a datagram socket standing in for systemd's and returns its path and a
-// function reading the next message (failing after timeout).
-func listenNotify(tb testing.TB) (string, func(timeout time.Duration) string) {
+// listenNotify opens a datagram socket standing in for systemd's and returns its path, a
+// function reading the next message (failing after timeout) and one trying to (false after
+// timeout).
+func listenNotify(tb testing.TB) (string, func(timeout time.Duration) string, func(timeout time.Duration) (string, bool)) {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
@@ -23,26 +28,33 @@ func listenNotify(tb testing.TB) (string, func(timeout time.Duration) string) {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	next := func(timeout time.Duration) string {
-		tb.Helper()
+	try := func(timeout time.Duration) (string, bool) {
 		buf := make([]byte, 4096)
 		_ = conn.SetReadDeadline(time.Now().Add(timeout))
 		n, err := conn.Read(buf)
 		if err != nil {
-			tb.Fatalf("no sd_notify message within %s: %v", timeout, err)
+			return "", false
 		}
-		return string(buf[:n])
+		return string(buf[:n]), true
 	}
-	return path, next
+	next := func(timeout time.Duration) string {
+		tb.Helper()
+		m, ok := try(timeout)
+		if !ok {
+			tb.Fatalf("no sd_notify message within %s", timeout)
+		}
+		return m
+	}
+	return path, next, try
 }
 
 func TestStartNotify(t *testing.T) {
-	path, next := listenNotify(t)
+	path, next, _ := listenNotify(t)
 	t.Setenv("NOTIFY_SOCKET", path)
 	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100ms
 	t.Setenv("WATCHDOG_PID", "")
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := startNotify(ctx, slog.New(slog.DiscardHandler))
+	wait := startNotify(ctx, slog.New(slog.DiscardHandler), "") // no server to check: ping on every tick
 	if m := next(time.Second); !strings.Contains(m, "READY=1") {
 		t.Fatalf("first message %q, want READY=1", m)
 	}
@@ -61,6 +73,54 @@ func TestStartNotify(t *testing.T) {
 		if m != "WATCHDOG=1" {
 			t.Fatalf("message %q, want STOPPING=1", m)
 		}
+	}
+}
+
+// TestWatchdogPingsOnlyWhileTheServerAnswers: startNotify asks the server's /healthz before
+// each WATCHDOG=1, so a server that stops answering is no longer pinged for and systemd restarts it.
+func TestWatchdogPingsOnlyWhileTheServerAnswers(t *testing.T) {
+	var healthy atomic.Bool
+	healthy.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" || !healthy.Load() {
+			http.Error(w, "not well", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, `{"status":"ok"}`)
+	}))
+	defer srv.Close()
+	path, next, try := listenNotify(t)
+	t.Setenv("NOTIFY_SOCKET", path)
+	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100ms
+	t.Setenv("WATCHDOG_PID", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	wait := startNotify(ctx, slog.New(slog.DiscardHandler), srv.URL)
+	defer waitBounded(t, wait, 2*time.Second)
+	defer cancel()
+
+	if m := next(time.Second); !strings.Contains(m, "READY=1") {
+		t.Fatalf("first message %q, want READY=1", m)
+	}
+	if m := next(time.Second); m != "WATCHDOG=1" {
+		t.Fatalf("message %q while /healthz answers, want WATCHDOG=1", m)
+	}
+	healthy.Store(false)
+	for _, ok := try(150 * time.Millisecond); ok; _, ok = try(150 * time.Millisecond) {
+		// a ping already on its way may still arrive
+	}
+	if m, ok := try(500 * time.Millisecond); ok {
+		t.Fatalf("message %q while /healthz fails, want no ping", m)
+	}
+	healthy.Store(true)
+	if m := next(time.Second); m != "WATCHDOG=1" {
+		t.Fatalf("message %q once /healthz answers again, want WATCHDOG=1", m)
+	}
+
+	srv.Close() // nobody listening: no ping either
+	for _, ok := try(150 * time.Millisecond); ok; _, ok = try(150 * time.Millisecond) {
+	}
+	if m, ok := try(500 * time.Millisecond); ok {
+		t.Fatalf("message %q with the server gone, want no ping", m)
 	}
 }
 
@@ -93,7 +153,7 @@ func TestServeNotifiesSystemd(t *testing.T) {
 		t.Skip("skipping: builds the binary")
 	}
 	bin := buildJamd(t)
-	path, next := listenNotify(t)
+	path, next, _ := listenNotify(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--no-mdns")

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -63,19 +64,35 @@ func newQRCommand(getenv env, stdout io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&pageURL, "url", "", "the jamd address to encode, e.g. http://192.168.1.20:8080 (default: ask the server)")
 	f.StringVar(&png, "png", "", "write the QR code to this PNG file instead of printing it")
-	f.StringVar(&server, "server", "", "the running jamd to ask for its join URL (default http://127.0.0.1:<port of $JAMD_ADDR, else 8080>)")
+	f.StringVar(&server, "server", "", "the running jamd to ask for its join URL (default: the host and port of $JAMD_ADDR, else http://127.0.0.1:8080)")
 	return cmd
 }
 
-// defaultServer is this host's jamd: the port from JAMD_ADDR (as `jamd serve` reads it), else 8080.
+// defaultServer is this host's jamd as `jamd serve` reads JAMD_ADDR: the host named there, else
+// 127.0.0.1, at the port named there, else 8080.
 func defaultServer(getenv env) string {
-	port := "8080"
+	host, port := "", "8080"
 	if addr := getenv("JAMD_ADDR"); addr != "" {
-		if _, p, err := net.SplitHostPort(addr); err == nil && p != "" {
-			port = p
+		if h, p, err := net.SplitHostPort(addr); err == nil {
+			host = h
+			if p != "" {
+				port = p
+			}
 		}
 	}
-	return "http://127.0.0.1:" + port
+	return localServer(host, port)
+}
+
+// localServer is the base URL (http://host:port) at which a client on this host reaches a jamd
+// listening on host:port: the host itself when the listener is bound to one, else 127.0.0.1,
+// which a wildcard listener (":8080", "0.0.0.0", "[::]") also serves.
+func localServer(host, port string) string {
+	if host == "" {
+		host = "127.0.0.1"
+	} else if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // askJoinURL asks a running jamd for its lobby URL: GET <server>/api/info → {"joinUrl": ...}.

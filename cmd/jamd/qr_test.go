@@ -165,20 +165,39 @@ func TestQRCommandAsksTheServer(t *testing.T) {
 }
 
 // TestStartLANPrintsDecodableQR checks what `jamd serve` prints at start: the URL, and a QR code
-// that decodes back to it. (No mDNS here; the LAN test covers it inside namespaces.)
+// that decodes back to it. (No mDNS here; the LAN test covers it inside namespaces.) Bound to
+// 127.0.0.1, that address is the join URL, as the operator asked; a wildcard listener prints a
+// LAN address or says it has none yet, never loopback.
 func TestStartLANPrintsDecodableQR(t *testing.T) {
-	for _, public := range []string{"", "http://jam.example.org/jam"} {
+	t.Cleanup(func() { joinNow.Store(nil) })
+	for _, tt := range []struct{ addr, public, want string }{
+		{"127.0.0.1:8080", "", "http://127.0.0.1:8080/jam"},
+		{":8080", "http://jam.example.org/jam", "http://jam.example.org/jam"},
+		{":8080", "", ""}, // whatever this host's LAN address is, or none
+	} {
 		ctx, cancel := context.WithCancel(context.Background())
 		var out bytes.Buffer
-		cfg := serveConfig{Addr: ":8080", NoMDNS: true, PublicURL: public}
+		cfg := serveConfig{Addr: tt.addr, NoMDNS: true, PublicURL: tt.public}
 		join, wait, err := startLAN(ctx, cfg, 8080, t.TempDir(), &out, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cancel()
 		waitBounded(t, wait, 5*time.Second)
-		if public != "" && join != public {
-			t.Errorf("join URL %q, want the public URL %q", join, public)
+		if tt.want != "" && join != tt.want {
+			t.Errorf("--addr %s --public-url %q: join URL %q, want %q", tt.addr, tt.public, join, tt.want)
+		}
+		if strings.Contains(out.String(), "127.0.0.1") && tt.want == "" {
+			t.Errorf("--addr %s printed a loopback URL:\n%s", tt.addr, out.String())
+		}
+		if currentJoinURL() != join {
+			t.Errorf("currentJoinURL() = %q, want %q", currentJoinURL(), join)
+		}
+		if join == "" {
+			if !strings.Contains(out.String(), noAddressYet) {
+				t.Errorf("no join URL, and no line saying one will follow:\n%s", out.String())
+			}
+			continue
 		}
 		if !strings.Contains(out.String(), "    "+join+"\n") {
 			t.Errorf("the join URL %q is not printed:\n%s", join, out.String())
@@ -186,12 +205,34 @@ func TestStartLANPrintsDecodableQR(t *testing.T) {
 		if got := decodeTerminalQR(t, out.String()); got != join {
 			t.Errorf("printed QR decodes to %q, want %q", got, join)
 		}
-		if currentJoinURL() != join {
-			t.Errorf("currentJoinURL() = %q, want %q", currentJoinURL(), join)
-		}
 	}
 	if _, _, err := startLAN(context.Background(), serveConfig{PublicURL: "jam.local"}, 8080, t.TempDir(), io.Discard, slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("no error for --public-url without a scheme")
+	}
+}
+
+// TestDefaultServer: `jamd qr` asks the jamd that JAMD_ADDR describes, at its host when it names
+// one (a listener bound to a LAN address does not answer on 127.0.0.1).
+func TestDefaultServer(t *testing.T) {
+	for addr, want := range map[string]string{
+		"":                  "http://127.0.0.1:8080",
+		":9090":             "http://127.0.0.1:9090",
+		"0.0.0.0:80":        "http://127.0.0.1:80",
+		"[::]:8080":         "http://127.0.0.1:8080",
+		"192.168.1.20:8080": "http://192.168.1.20:8080",
+		"[fd00::7]:8080":    "http://[fd00::7]:8080",
+		"localhost:8081":    "http://localhost:8081",
+		"junk":              "http://127.0.0.1:8080",
+	} {
+		getenv := func(k string) string {
+			if k == "JAMD_ADDR" {
+				return addr
+			}
+			return ""
+		}
+		if got := defaultServer(getenv); got != want {
+			t.Errorf("JAMD_ADDR=%q: asks %q, want %q", addr, got, want)
+		}
 	}
 }
 

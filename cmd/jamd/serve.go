@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -145,8 +146,13 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	log.Info("join URL", "url", joinURL)
-	waitNotify := startNotify(lanCtx, log)
+	if joinURL != "" {
+		log.Info("join URL", "url", joinURL)
+	} else {
+		log.Info("no LAN address yet: the join URL follows when there is one")
+	}
+	host, _, _ := net.SplitHostPort(cfg.Addr)
+	waitNotify := startNotify(lanCtx, log, localServer(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
 	defer func() { stopLAN(); waitNotify(); waitLAN() }()
 
 	return srv.Serve(ctx, ln)
