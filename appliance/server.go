@@ -30,9 +30,6 @@ func NewServer(cfg Config, store Store, log *slog.Logger) (*Server, error) {
 	return &Server{cfg: cfg, hub: h, log: log, webapp: webui.Dist()}, nil
 }
 
-// Handler returns the whole HTTP surface, for tests that bring their own listener.
-func (s *Server) Handler() http.Handler { return s.routes() }
-
 // Stats returns the figures /api/stats reports.
 func (s *Server) Stats() Stats { return s.hub.stats() }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,28 +32,7 @@ func TestServeOnLAN(t *testing.T) {
 
 	const port, name = 18080, "Jam on stage"
 	dataDir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	serve := lan.Command(ctx, lan.NSA, bin, "serve", "--addr", fmt.Sprintf(":%d", port), "--data-dir", dataDir, "--name", name)
-	serve.Env = append(os.Environ(), "HOME="+dataDir)
-	stdout, _ := serve.StdoutPipe()
-	stderr, _ := serve.StderrPipe()
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out, logs := watchLines(t, stdout, ""), watchLines(t, stderr, "")
-	exited := make(chan error, 1)
-	go func() { <-out.done; <-logs.done; exited <- serve.Wait() }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-		}
-		if t.Failed() {
-			t.Logf("jamd serve stdout:\n%s\nstderr:\n%s", out.text(), logs.text())
-		}
-	})
+	serve, out, logs, exited := startServeIn(t, lan, lan.NSA, bin, dataDir, "--addr", fmt.Sprintf(":%d", port), "--name", name)
 
 	wantURL := fmt.Sprintf("http://%s:%d/jam", lan.AddrA, port)
 	if _, ok := out.wait("    "+wantURL, 20*time.Second); !ok {
@@ -71,7 +51,7 @@ func TestServeOnLAN(t *testing.T) {
 	// jamd discover in B.
 	var found []discovery.Appliance
 	for range 3 {
-		dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+		dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
 		b, err := lan.Command(dctx, lan.NSB, bin, "discover", "--json", "--timeout", "3s").Output()
 		dcancel()
 		if err != nil {
@@ -87,7 +67,7 @@ func TestServeOnLAN(t *testing.T) {
 	if len(found) != 1 || found[0].Name != name || !slices.Contains(found[0].URLs, wantURL) || found[0].Version != testVersion || found[0].ID != id || found[0].Host != wantHost {
 		t.Fatalf("jamd discover found %+v, want %q at %s (%s), version %s, id %s", found, name, wantURL, wantHost, testVersion, id)
 	}
-	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
 	table, err := lan.Command(dctx, lan.NSB, bin, "discover").Output()
 	dcancel()
 	if err != nil || !bytes.Contains(table, []byte(name)) || !bytes.Contains(table, []byte(wantURL)) {
@@ -112,7 +92,7 @@ func TestServeOnLAN(t *testing.T) {
 	}
 
 	// jamd qr in B asks the server over the LAN and encodes a room's link.
-	qctx, qcancel := context.WithTimeout(ctx, 20*time.Second)
+	qctx, qcancel := context.WithTimeout(context.Background(), 20*time.Second)
 	qr, err := lan.Command(qctx, lan.NSB, bin, "qr", "ABC234", "--server", fmt.Sprintf("http://%s:%d", lan.AddrA, port)).Output()
 	qcancel()
 	if err != nil {
@@ -159,30 +139,7 @@ func TestServeWaitsForALANAddress(t *testing.T) {
 	lan.IP(t, "-n", lan.NSA, "addr", "flush", "dev", lan.IfA) // A has no IPv4 address yet
 
 	const port = 18081
-	dataDir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	serve := lan.Command(ctx, lan.NSA, bin, "serve", "--addr", fmt.Sprintf(":%d", port), "--data-dir", dataDir, "--no-mdns")
-	serve.Env = append(os.Environ(), "HOME="+dataDir)
-	stdout, _ := serve.StdoutPipe()
-	stderr, _ := serve.StderrPipe()
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out, logs := watchLines(t, stdout, ""), watchLines(t, stderr, "")
-	exited := make(chan error, 1)
-	go func() { <-out.done; <-logs.done; exited <- serve.Wait() }()
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cancel()
-		}
-		if t.Failed() {
-			t.Logf("jamd serve stdout:\n%s\nstderr:\n%s", out.text(), logs.text())
-		}
-	})
+	_, out, logs, _ := startServeIn(t, lan, lan.NSA, bin, t.TempDir(), "--addr", fmt.Sprintf(":%d", port), "--no-mdns")
 
 	if _, ok := out.wait("No LAN address yet", 20*time.Second); !ok {
 		t.Fatal("jamd serve did not say it has no LAN address yet")
@@ -215,7 +172,7 @@ func TestServeWaitsForALANAddress(t *testing.T) {
 	}
 
 	// jamd qr in B gets the same URL from the server.
-	qctx, qcancel := context.WithTimeout(ctx, 20*time.Second)
+	qctx, qcancel := context.WithTimeout(context.Background(), 20*time.Second)
 	qr, err := lan.Command(qctx, lan.NSB, bin, "qr", "--server", fmt.Sprintf("http://%s:%d", lan.AddrA, port)).Output()
 	qcancel()
 	if err != nil {
@@ -246,4 +203,36 @@ func waitQR(tb testing.TB, out *lineWatcher, marker string) string {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startServeIn runs `jamd serve --data-dir dataDir args...` in namespace ns and watches its
+// stdout and stderr. exited receives its exit once; at cleanup it gets SIGTERM (a kill after 10s)
+// and, if the test failed, its output is logged.
+func startServeIn(t *testing.T, lan *lantest.LAN, ns, bin, dataDir string, args ...string) (serve *exec.Cmd, out, logs *lineWatcher, exited chan error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	serve = lan.Command(ctx, ns, bin, append([]string{"serve", "--data-dir", dataDir}, args...)...)
+	serve.Env = append(os.Environ(), "HOME="+dataDir)
+	stdout, _ := serve.StdoutPipe()
+	stderr, _ := serve.StderrPipe()
+	if err := serve.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	out, logs = watchLines(t, stdout, ""), watchLines(t, stderr, "")
+	exited = make(chan error, 1)
+	go func() { <-out.done; <-logs.done; exited <- serve.Wait() }()
+	t.Cleanup(func() {
+		_ = serve.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			exited <- err
+		case <-time.After(10 * time.Second):
+		}
+		cancel()
+		if t.Failed() {
+			t.Logf("jamd serve stdout:\n%s\nstderr:\n%s", out.text(), logs.text())
+		}
+	})
+	return serve, out, logs, exited
 }

@@ -20,12 +20,6 @@ import (
 // infoTimeout bounds the question `jamd qr` asks the running server.
 const infoTimeout = 3 * time.Second
 
-func init() {
-	extraCommands = func(getenv env, stdout, stderr io.Writer) []*cobra.Command {
-		return []*cobra.Command{newDiscoverCommand(stdout), newQRCommand(getenv, stdout)}
-	}
-}
-
 func newQRCommand(getenv env, stdout io.Writer) *cobra.Command {
 	var pageURL, png, server string
 	cmd := &cobra.Command{

@@ -33,19 +33,15 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 	root.AddCommand(
 		newServeCommand(getenv, stdout, stderr),
 		newVersionCommand(stdout),
+		newDiscoverCommand(stdout),
+		newQRCommand(getenv, stdout),
 	)
-	for _, c := range extraCommands(getenv, stdout, stderr) {
-		root.AddCommand(c)
-	}
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "jamd: %s\n", sentence(err))
 		return 1
 	}
 	return 0
 }
-
-// extraCommands lets other files of this package add subcommands without touching run.
-var extraCommands = func(env, io.Writer, io.Writer) []*cobra.Command { return nil }
 
 func newVersionCommand(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
