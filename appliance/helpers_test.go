@@ -295,9 +295,13 @@ type Participant struct {
 }
 
 type Anchor struct {
-	ServerTime int64   `json:"serverTime"`
-	Beat       float64 `json:"beat"`
+	ServerTime  float64 `json:"serverTime"`
+	Beat        float64 `json:"beat"`
+	TempoBefore float64 `json:"tempoBefore"`
 }
+
+// serverNow is the time in the wire's terms: ms since the Unix epoch, to the microsecond.
+func serverNow() float64 { return float64(time.Now().UnixMicro()) / 1000 }
 
 type State struct {
 	Tempo       float64           `json:"tempo"`

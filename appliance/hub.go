@@ -19,7 +19,7 @@ type Config struct {
 	AllowedOrigins  []string         // WebSocket origins allowed besides the page's own host; "*" allows any
 	Version         string           // shown by /api/info
 	JoinURL         func() string    // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
-	Now             func() time.Time // the clock; nil means time.Now
+	Now             func() time.Time // the clock; nil means the wall clock advanced by the monotonic one (see steadyClock)
 }
 
 func (c Config) reconnectGrace() time.Duration { return orDefault(c.ReconnectGrace, 30*time.Second) }
@@ -58,7 +58,7 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	h := &Hub{cfg: cfg, store: store, log: log, now: cfg.Now, rooms: map[string]*Room{}, clients: map[*Client]struct{}{},
 		limiter: newRateLimiter(cfg.CreateRateLimit, time.Minute)}
 	if h.now == nil {
-		h.now = time.Now
+		h.now = steadyClock()
 	}
 	sessions, err := store.Sessions()
 	if err != nil {
@@ -84,7 +84,7 @@ func (h *Hub) handle(c *Client, req Request) {
 	var err error
 	switch d := req.Data.(type) {
 	case *PingData:
-		c.enqueue(pongFrame(req.ID, d.T0, h.now().UnixMilli()))
+		c.enqueue(pongFrame(req.ID, d.T0, serverMs(h.now())))
 	case *CreateData:
 		err = h.create(c, req.ID, d)
 	case *JoinData:

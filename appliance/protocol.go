@@ -230,14 +230,14 @@ func encode(typ, re string, data any) []byte {
 
 // pongFrame answers clock:ping with t0 byte for byte as the client sent it (encoding/json would
 // compact and re-escape it). t0 is valid JSON: it was decoded from the request.
-func pongFrame(re string, t0 json.RawMessage, serverTime int64) []byte {
+func pongFrame(re string, t0 json.RawMessage, serverTime float64) []byte {
 	b := []byte(`{"type":"` + TypeClockPong + `",`)
 	if re != "" {
 		reJSON, _ := json.Marshal(re)
 		b = append(append(append(b, `"re":`...), reJSON...), ',')
 	}
 	b = append(append(b, `"data":{"t0":`...), t0...)
-	return append(b, `,"serverTime":`+strconv.FormatInt(serverTime, 10)+`}}`...)
+	return append(b, `,"serverTime":`+strconv.FormatFloat(serverTime, 'f', 3, 64)+`}}`...)
 }
 
 func errorFrame(re string, err error) []byte {
@@ -278,7 +278,7 @@ func (s *Session) participantsView() []ParticipantView {
 	return out
 }
 
-func (s *Session) stateView(now int64) StateView {
+func (s *Session) stateView(now float64) StateView {
 	st := s.State
 	return StateView{Tempo: st.Tempo, IsPlaying: st.IsPlaying, CurrentStep: st.stepAt(now), Key: st.Key,
 		Scale: st.Scale, Anchor: st.Anchor, Pattern: st.Pattern, Version: st.Version}

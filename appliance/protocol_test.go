@@ -1,6 +1,7 @@
 package appliance_test
 
 import (
+	"math"
 	"regexp"
 	"strings"
 	"testing"
@@ -205,11 +206,11 @@ func TestPlaybackControl(t *testing.T) {
 		Version   int64
 		By        string
 	}
-	sent := time.Now().UnixMilli()
+	sent := serverNow()
 	var play playEvent
 	host.MustRequest("state:playback-control", map[string]any{"isPlaying": true}, "state:playback-control").Decode(t, &play)
-	if !play.IsPlaying || play.Anchor.Beat != 0 || play.Anchor.ServerTime < sent+150 || play.Version != 2 {
-		t.Errorf("play = %+v (sent at %d): want beat 0 at least 150 ms ahead", play, sent)
+	if !play.IsPlaying || play.Anchor.Beat != 0 || play.Anchor.ServerTime < sent+300 || play.Version != 2 {
+		t.Errorf("play = %+v (sent at %v): want beat 0 at least 300 ms ahead", play, sent)
 	}
 	var heard playEvent
 	guest.ExpectType("state:playback-control").Decode(t, &heard)
@@ -217,16 +218,19 @@ func TestPlaybackControl(t *testing.T) {
 		t.Errorf("guest heard %+v, want %+v", heard, play)
 	}
 
-	// A tempo change while playing re-anchors at the current beat: the count never jumps.
-	time.Sleep(time.Until(time.UnixMilli(play.Anchor.ServerTime + 300)))
+	// A tempo change while playing lands on the first whole beat at least 300 ms ahead, where
+	// the old tempo's count reaches it: the count never jumps.
+	time.Sleep(time.Until(time.UnixMicro(int64(play.Anchor.ServerTime*1000) + 300_000)))
 	var tc struct {
 		Tempo  float64
 		Anchor Anchor
 	}
+	sent = serverNow()
 	host.MustRequest("state:tempo-change", map[string]any{"tempo": 60}, "state:tempo-change").Decode(t, &tc)
-	oldBeat := play.Anchor.Beat + float64(tc.Anchor.ServerTime-play.Anchor.ServerTime)*120/60000
-	if diff := tc.Anchor.Beat - oldBeat; diff < -1e-9 || diff > 1e-9 || tc.Anchor.Beat < 0.5 {
-		t.Errorf("re-anchored at beat %v, the old tempo gives %v there", tc.Anchor.Beat, oldBeat)
+	oldBeat := play.Anchor.Beat + (tc.Anchor.ServerTime-play.Anchor.ServerTime)*120/60000
+	if diff := tc.Anchor.Beat - oldBeat; diff < -1e-6 || diff > 1e-6 || tc.Anchor.Beat < 1 ||
+		tc.Anchor.Beat != math.Round(tc.Anchor.Beat) || tc.Anchor.ServerTime < sent+300 || tc.Anchor.TempoBefore != 120 {
+		t.Errorf("re-anchored at %+v (sent at %v), the old tempo gives beat %v there", tc.Anchor, sent, oldBeat)
 	}
 	_, st := guest.Sync()
 	if !st.IsPlaying || st.CurrentStep < 0 || st.CurrentStep > 15 {
@@ -245,11 +249,20 @@ func TestPlaybackControl(t *testing.T) {
 	if stop.IsPlaying || stop.Version != 5 {
 		t.Errorf("stop = %+v", stop)
 	}
-	// Stop anchors at the beat it stopped on: the old anchor's count at stop.Anchor.ServerTime.
-	wantBeat := tc.Anchor.Beat + float64(stop.Anchor.ServerTime-tc.Anchor.ServerTime)*60/60000
-	if d := stop.Anchor.Beat - wantBeat; d < -1e-9 || d > 1e-9 {
-		t.Errorf("stopped at beat %v, want %v", stop.Anchor.Beat, wantBeat)
+	// Stop lands on a step at least 300 ms ahead, on the running count: the old anchor's count
+	// at stop.Anchor.ServerTime (at 120 BPM before the tempo change lands, 60 after).
+	tempo := 60.0
+	if stop.Anchor.ServerTime < tc.Anchor.ServerTime {
+		tempo = 120
 	}
+	wantBeat := tc.Anchor.Beat + (stop.Anchor.ServerTime-tc.Anchor.ServerTime)*tempo/60000
+	if stop.Anchor.TempoBefore != tempo {
+		t.Errorf("stop's tempoBefore = %v, want %v", stop.Anchor.TempoBefore, tempo)
+	}
+	if d := stop.Anchor.Beat - wantBeat; d < -1e-6 || d > 1e-6 || stop.Anchor.Beat*4 != math.Round(stop.Anchor.Beat*4) {
+		t.Errorf("stopped at beat %v, want %v on a step", stop.Anchor.Beat, wantBeat)
+	}
+	time.Sleep(time.Until(time.UnixMicro(int64(stop.Anchor.ServerTime * 1000))))
 	if _, st := guest.Sync(); st.IsPlaying || st.CurrentStep != 0 {
 		t.Errorf("stopped state: %+v", st)
 	}
@@ -261,7 +274,7 @@ func TestTempoDuringCountInKeepsAnchor(t *testing.T) {
 	var play, tc struct{ Anchor Anchor }
 	host.MustRequest("state:playback-control", map[string]any{"isPlaying": true}, "state:playback-control").Decode(t, &play)
 	host.MustRequest("state:tempo-change", map[string]any{"tempo": 90}, "state:tempo-change").Decode(t, &tc)
-	if time.Now().UnixMilli() < play.Anchor.ServerTime && tc.Anchor != play.Anchor {
+	if serverNow()+300 < play.Anchor.ServerTime && tc.Anchor != play.Anchor {
 		t.Errorf("a tempo change in the count-in moved the anchor from %+v to %+v", play.Anchor, tc.Anchor)
 	}
 }
@@ -330,14 +343,14 @@ func TestClockPing(t *testing.T) {
 		f := c.ExpectType("clock:pong")
 		var d struct {
 			T0         jsonRaw `json:"t0"`
-			ServerTime int64   `json:"serverTime"`
+			ServerTime float64 `json:"serverTime"`
 		}
 		f.Decode(t, &d)
 		if string(d.T0) != t0 || f.Re != "p" {
 			t.Errorf("pong t0 = %s, want %s echoed as sent", d.T0, t0)
 		}
-		if now := time.Now().UnixMilli(); d.ServerTime < now-wait.Milliseconds() || d.ServerTime > now {
-			t.Errorf("serverTime %d is not now (%d)", d.ServerTime, now)
+		if now := serverNow(); d.ServerTime < now-float64(wait.Milliseconds()) || d.ServerTime > now {
+			t.Errorf("serverTime %v is not now (%v)", d.ServerTime, now)
 		}
 	}
 	c.MustError("clock:ping", map[string]any{}, "invalid_message")

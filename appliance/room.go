@@ -100,7 +100,7 @@ func (r *Room) resume(c *Client, re string, i int, token string) {
 
 func (r *Room) welcome(you Participant, token string) welcome {
 	return welcome{RoomCode: r.s.Code, You: r.s.participantView(you), Participants: r.s.participantsView(),
-		State: r.s.stateView(r.hub.now().UnixMilli()), ResumeToken: token}
+		State: r.s.stateView(serverMs(r.hub.now())), ResumeToken: token}
 }
 
 // leave removes c's seat at its request. The leaver hears only session:left, not its own
@@ -204,7 +204,7 @@ func (r *Room) change(c *Client, req Request) error {
 	if r.gone || r.members[c.pid] != c {
 		return errNotInSession()
 	}
-	now := r.hub.now().UnixMilli()
+	now := serverMs(r.hub.now())
 	if req.Type == TypeRequestSync {
 		c.enqueue(encode(TypeSync, req.ID, syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), State: r.s.stateView(now)}))
 		return nil

@@ -43,13 +43,6 @@ type State struct {
 	Version   int64   `json:"version"`
 }
 
-// Anchor ties the beat count to the server clock: while playing, the beat at server time t (ms)
-// is Beat + (t - ServerTime) * tempo / 60000.
-type Anchor struct {
-	ServerTime int64   `json:"serverTime"`
-	Beat       float64 `json:"beat"`
-}
-
 // Steps is the length of the drum pattern: one bar of 16th notes.
 const Steps = 16
 
@@ -82,8 +75,6 @@ const (
 	MaxTempo     = 300
 	DefaultTempo = 120
 	MaxNameRunes = 32
-	// PlaybackLead is how far ahead of "now" playback starts, so every phone can schedule beat 0.
-	PlaybackLead = 250 * time.Millisecond
 )
 
 // Keys and Scales are the accepted values of State.Key and State.Scale.
@@ -94,7 +85,7 @@ var (
 
 // newState is the state of a new session.
 func newState(now time.Time) State {
-	return State{Tempo: DefaultTempo, Key: "C", Scale: "major", Anchor: Anchor{ServerTime: now.UnixMilli()}, Version: 1}
+	return State{Tempo: DefaultTempo, Key: "C", Scale: "major", Anchor: Anchor{ServerTime: serverMs(now)}, Version: 1}
 }
 
 // clone returns a copy that shares nothing mutable with s.
@@ -129,43 +120,6 @@ func (s *Session) nextHost() string {
 		return s.Participants[0].ID
 	}
 	return ""
-}
-
-// beatAt is the beat count at server time t (ms).
-func (st *State) beatAt(t int64) float64 {
-	if !st.IsPlaying {
-		return st.Anchor.Beat
-	}
-	return st.Anchor.Beat + float64(t-st.Anchor.ServerTime)*st.Tempo/60000
-}
-
-// stepAt is the 16th-note step (0–15) at server time t; 0 when stopped or counting in.
-func (st *State) stepAt(t int64) int {
-	b := st.beatAt(t)
-	if !st.IsPlaying || b < 0 {
-		return 0
-	}
-	return int(math.Floor(b*4)) % Steps
-}
-
-// setTempo changes the tempo; while playing it re-anchors at the current beat so the count
-// never jumps (during the count-in the anchor stays and the new tempo applies from it).
-func (st *State) setTempo(tempo float64, now int64) {
-	if st.IsPlaying && now > st.Anchor.ServerTime {
-		st.Anchor = Anchor{ServerTime: now, Beat: st.beatAt(now)}
-	}
-	st.Tempo = tempo
-}
-
-// setPlaying starts playback PlaybackLead from now at beat 0, or stops at the current beat.
-func (st *State) setPlaying(playing bool, now int64) {
-	switch {
-	case playing && !st.IsPlaying:
-		st.Anchor = Anchor{ServerTime: now + PlaybackLead.Milliseconds(), Beat: 0}
-	case !playing && st.IsPlaying:
-		st.Anchor = Anchor{ServerTime: now, Beat: max(st.beatAt(now), 0)}
-	}
-	st.IsPlaying = playing
 }
 
 // roomCodeAlphabet has no look-alikes: no 0/O and no 1/I/L.
