@@ -2,7 +2,7 @@
 
 import { AudioEngine } from './audio/engine';
 import { ClockEstimator, localNow } from './audio/clock';
-import { Scheduler } from './audio/scheduler';
+import { LOOKAHEAD_MS, Scheduler } from './audio/scheduler';
 import { loadSound, saveSound, type SoundSettings } from './audio/settings';
 import { toAudioTime, type AudioStamp } from './audio/timing';
 import { SessionClient, type SocketLike } from './session/client';
@@ -72,17 +72,19 @@ export function createJam(): Jam {
   };
   const scheduler = new Scheduler({
     getPlayState: () => audibleState(store.getState()),
+    followClock: (sounding) => clock.follow(localNow(), sounding),
     serverNow,
+    // The device's timing nudge moves every note: a positive one later, a negative one earlier.
     toAudio: (t) => {
       const s = stamp();
-      return s ? toAudioTime(t, s, clock.offset, performance.timeOrigin) : null;
+      return s ? toAudioTime(t + sound.get().nudgeMs, s, clock.offset, performance.timeOrigin) : null;
     },
     audioNow: () => (engine.running ? engine.context!.currentTime : null),
     clockReady: () => clock.ready,
     play: (voice, when) => engine.play(voice, when),
     cancelFrom: (when) => engine.cancelFrom(when),
     clickOn: () => sound.get().click,
-    lookaheadMs: () => (document.visibilityState === 'hidden' ? 1500 : 120),
+    lookaheadMs: () => (document.visibilityState === 'hidden' ? 1500 : LOOKAHEAD_MS),
   });
   setInterval(() => scheduler.tick(), 25);
 

@@ -37,6 +37,17 @@ export class AudioEngine {
     return this.ctx?.state === 'running';
   }
 
+  /**
+   * The output delay the browser reports (ms), which the scheduler already allows for through
+   * getOutputTimestamp; null where it reports none.
+   */
+  outputLatencyMs(): number | null {
+    const ctx = this.ctx;
+    if (!ctx) return null;
+    const total = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
+    return total > 0 ? Math.round(total * 1000) : null;
+  }
+
   /** Read as a snapshot by React: a method so `this` stays bound. */
   isRunning = (): boolean => this.running;
 

@@ -6,18 +6,42 @@ import { STEPS, TRACKS } from '../session/protocol';
 
 export const STEPS_PER_BEAT = 4;
 
+/**
+ * What sets the beat's timing: a step's time follows from these alone. The contract's rule
+ * (docs/protocol.md): from the anchor on, the beat runs at `tempo` while playing and stands still
+ * when stopped; before it, at `anchor.tempoBefore` (or `tempo`). Beats below 0 are the count-in.
+ */
+export interface Timeline {
+  anchor: Anchor;
+  tempo: number;
+  isPlaying: boolean;
+}
+
+function tempoBefore(tl: Timeline): number {
+  return tl.anchor.tempoBefore || tl.tempo;
+}
+
 /** The (fractional) beat at server time t. */
-export function beatAt(anchor: Anchor, tempo: number, t: number): number {
-  return anchor.beat + ((t - anchor.serverTime) * tempo) / 60000;
+export function beatAt(tl: Timeline, t: number): number {
+  const a = tl.anchor;
+  if (t < a.serverTime) return a.beat + ((t - a.serverTime) * tempoBefore(tl)) / 60000;
+  if (!tl.isPlaying) return a.beat;
+  return a.beat + ((t - a.serverTime) * tl.tempo) / 60000;
 }
 
-/** The server time at which `beat` falls. */
-export function timeOfBeat(anchor: Anchor, tempo: number, beat: number): number {
-  return anchor.serverTime + ((beat - anchor.beat) * 60000) / tempo;
+/** The server time at which the running timeline reaches `beat`. */
+export function timeOfBeat(tl: Timeline, beat: number): number {
+  const a = tl.anchor;
+  return a.serverTime + ((beat - a.beat) * 60000) / (beat < a.beat ? tempoBefore(tl) : tl.tempo);
 }
 
-export function timeOfStep(anchor: Anchor, tempo: number, index: number): number {
-  return timeOfBeat(anchor, tempo, index / STEPS_PER_BEAT);
+export function timeOfStep(tl: Timeline, index: number): number {
+  return timeOfBeat(tl, index / STEPS_PER_BEAT);
+}
+
+/** Server time from which nothing sounds: the stop's anchor, or never while playing. */
+export function endOf(tl: Timeline): number {
+  return tl.isPlaying ? Infinity : tl.anchor.serverTime;
 }
 
 /** The grid column (0–15) of global step `index`. */
@@ -25,10 +49,11 @@ export function gridStep(index: number): number {
   return ((index % STEPS) + STEPS) % STEPS;
 }
 
-/** The grid column sounding at server time t, or null during the count-in. */
-export function stepAt(anchor: Anchor, tempo: number, t: number): number | null {
-  if (t < anchor.serverTime) return null;
-  return gridStep(Math.floor(beatAt(anchor, tempo, t) * STEPS_PER_BEAT + 1e-9));
+/** The grid column sounding at server time t, or null when nothing sounds (count-in, stopped). */
+export function stepAt(tl: Timeline, t: number): number | null {
+  const b = beatAt(tl, t);
+  if (b < 0 || t >= endOf(tl)) return null;
+  return gridStep(Math.floor(b * STEPS_PER_BEAT + 1e-9));
 }
 
 export interface StepTime {
@@ -37,36 +62,39 @@ export interface StepTime {
 }
 
 /**
- * Global steps whose server time is in [from, to) and whose index is at least `minIndex`, none
- * before the anchor (count-in). Consecutive windows [a, b), [b, c) never drop or repeat a step.
+ * Global steps that sound with server time in [from, to) and index at least `minIndex`: none in
+ * the count-in, none from a stop on. Consecutive windows [a, b), [b, c) never drop or repeat a step.
  */
-export function stepsInWindow(anchor: Anchor, tempo: number, from: number, to: number, minIndex = -Infinity): StepTime[] {
-  const start = Math.max(from, anchor.serverTime);
-  if (!(tempo > 0) || to <= start) return [];
+export function stepsInWindow(tl: Timeline, from: number, to: number, minIndex = -Infinity): StepTime[] {
+  const end = Math.min(to, endOf(tl));
+  if (!(tl.tempo > 0) || !(tempoBefore(tl) > 0) || end <= from) return [];
   const out: StepTime[] = [];
-  let n = Math.max(minIndex, Math.ceil(beatAt(anchor, tempo, start) * STEPS_PER_BEAT - 1e-6)) + 0; // + 0: no -0
+  let n = Math.max(minIndex, 0, Math.ceil(beatAt(tl, from) * STEPS_PER_BEAT - 1e-6)) + 0; // + 0: no -0
   for (let guard = 0; guard < 10_000; guard++, n++) {
-    const time = timeOfStep(anchor, tempo, n);
-    if (time >= to) break;
-    if (time >= start) out.push({ index: n, time });
+    const time = timeOfStep(tl, n);
+    if (time >= end) break;
+    if (time >= from) out.push({ index: n, time });
   }
   return out;
 }
 
-/** What sets the beat's timing: a step's time follows from these two alone. */
-export interface Timeline {
-  anchor: Anchor;
-  tempo: number;
-}
-
 /**
- * Whether `next` carries on the beat count of `prev`: the same anchor (a tempo change during the
- * count-in), or a re-anchor at the beat `prev` had reached then (a tempo change while playing).
+ * Whether `next` carries on the beat count of `prev`: the count `prev` reaches at next's anchor
+ * is next's beat (a tempo change or a stop landing ahead of time, a tempo change in the count-in).
  * A restart (beat 0 at a new time) or a jump after missed changes is not.
  */
 export function continues(prev: Timeline, next: Timeline): boolean {
-  if (prev.anchor.serverTime === next.anchor.serverTime && prev.anchor.beat === next.anchor.beat) return true;
-  return Math.abs(beatAt(prev.anchor, prev.tempo, next.anchor.serverTime) - next.anchor.beat) < 1e-3;
+  return Math.abs(beatAt(prev, next.anchor.serverTime) - next.anchor.beat) < 1e-6;
+}
+
+export function sameTimeline(a: Timeline, b: Timeline): boolean {
+  return (
+    a.tempo === b.tempo &&
+    a.isPlaying === b.isPlaying &&
+    a.anchor.serverTime === b.anchor.serverTime &&
+    a.anchor.beat === b.anchor.beat &&
+    a.anchor.tempoBefore === b.anchor.tempoBefore
+  );
 }
 
 export type Voice = Track | 'click' | 'accent';
@@ -78,26 +106,17 @@ export interface NoteEvent {
   step: number;
 }
 
-export interface PlayState {
-  isPlaying: boolean;
-  tempo: number;
-  anchor: Anchor;
+export interface PlayState extends Timeline {
   pattern: Pattern;
 }
 
 /** What sounds at global step `index` (server time `time`): its drums and, if wanted, a click on the beat. */
-export function notesOfStep(st: PlayState, index: number, time: number, click: boolean): NoteEvent[] {
+export function notesOfStep(pattern: Pattern, index: number, time: number, click: boolean): NoteEvent[] {
   const out: NoteEvent[] = [];
   const step = gridStep(index);
   if (click && index % STEPS_PER_BEAT === 0) out.push({ voice: step === 0 ? 'accent' : 'click', time, step });
-  for (const t of TRACKS) if (st.pattern[t][step]) out.push({ voice: t, time, step });
+  for (const t of TRACKS) if (pattern[t][step]) out.push({ voice: t, time, step });
   return out;
-}
-
-/** Everything to sound in [from, to): the pattern's drums and, if wanted, a click on each beat. */
-export function planWindow(st: PlayState, from: number, to: number, click: boolean): NoteEvent[] {
-  if (!st.isPlaying) return [];
-  return stepsInWindow(st.anchor, st.tempo, from, to).flatMap(({ index, time }) => notesOfStep(st, index, time, click));
 }
 
 /** A moment on both clocks, as AudioContext.getOutputTimestamp() gives it. */

@@ -20,12 +20,12 @@ function usePlayingStep(state: JamState): number | null {
     let raf = 0;
     let timer = 0;
     const frame = () => {
-      setStep(stepAt(anchor, tempo, serverNow()));
+      setStep(stepAt({ anchor, tempo, isPlaying }, serverNow()));
       raf = requestAnimationFrame(frame);
     };
     frame();
     // rAF stops in background tabs; a slow timer keeps the state roughly right there.
-    timer = window.setInterval(() => setStep(stepAt(anchor, tempo, serverNow())), 500);
+    timer = window.setInterval(() => setStep(stepAt({ anchor, tempo, isPlaying }, serverNow())), 500);
     return () => {
       cancelAnimationFrame(raf);
       clearInterval(timer);

@@ -305,7 +305,7 @@ describe('SessionClient: liveness and recovery', () => {
     r.advance(1000); // the burst: answered
     r.pong();
     expect(r.store.getState().conn.status).toBe('connected');
-    r.advance(15_000 + 5_000); // the next ping goes unanswered (dead Wi-Fi)
+    r.advance(250 + 5_000); // the next ping goes unanswered (dead Wi-Fi)
     expect(r.store.getState().conn.status).toBe('reconnecting');
     expect(r.sockets[0]!.closedWith).not.toBeNull();
     r.advance(1000);

@@ -48,9 +48,12 @@ export interface ClientDeps {
 const OPEN = 1;
 const CLOSE_TAKEN_OVER = 4002;
 const MAX_QUEUE = 64;
-const PING_BURST = 5;
-const PING_BURST_GAP_MS = 200;
-const PING_EVERY_MS = 15_000;
+// The clock estimate needs many samples (each one is off by half the difference of its two
+// one-way trips, several ms on busy Wi-Fi): a burst on connecting, then a few a second. A ping is
+// ~60 bytes each way.
+const PING_BURST = 10;
+const PING_BURST_GAP_MS = 100;
+const PING_EVERY_MS = 250;
 /** A pong later than this, or a connect that has not opened by then, means the link is dead. */
 const PONG_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;

@@ -18,10 +18,15 @@ export interface Participant {
   connected: boolean;
 }
 
-/** The beat at server time t is beat + (t − serverTime) · tempo / 60000. */
+/**
+ * From serverTime (ms since the Unix epoch, with a fraction) on, the beat at server time t is
+ * beat + (t − serverTime) · tempo / 60000 while playing; before it, at tempoBefore (or tempo).
+ */
 export interface Anchor {
   serverTime: number;
   beat: number;
+  /** Set when a change lands ahead of time: the tempo of the beats just before the anchor. */
+  tempoBefore?: number;
 }
 
 export type Pattern = Record<Track, boolean[]>;
