@@ -1,7 +1,7 @@
 // Wires the parts together for the browser: one store, one client, one clock, one audio engine.
 
 import { AudioEngine } from './audio/engine';
-import { ClockEstimator, localNow } from './audio/clock';
+import { ClockEstimator, localNow, SleepDetector } from './audio/clock';
 import { LOOKAHEAD_MS, Scheduler } from './audio/scheduler';
 import { loadSound, saveSound, type SoundSettings } from './audio/settings';
 import { toAudioTime, type AudioStamp } from './audio/timing';
@@ -70,9 +70,14 @@ export function createJam(): Jam {
     }
     return { contextTime: ctx.currentTime, performanceTime: performance.now() };
   };
+  const sleep = new SleepDetector();
   const scheduler = new Scheduler({
     getPlayState: () => audibleState(store.getState()),
-    followClock: (sounding) => clock.follow(localNow(), sounding),
+    followClock: (sounding) => {
+      const local = localNow();
+      if (sleep.slept(local, Date.now())) clock.reset();
+      clock.follow(local, sounding);
+    },
     serverNow,
     // The device's timing nudge moves every note: a positive one later, a negative one earlier.
     toAudio: (t) => {

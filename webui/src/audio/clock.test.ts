@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClockEstimator, SLEW_MS_PER_S } from './clock';
+import { ClockEstimator, SleepDetector, SLEW_MS_PER_S } from './clock';
 
 /** A seeded normal(mean, sd) generator, clipped at 0 like a real delay. */
 function delays(seed: number, mean: number, sd: number): () => number {
@@ -107,5 +107,15 @@ describe('ClockEstimator', () => {
     c.addSample(500_000, 100, 400_000); // negative round trip
     c.addSample(500_000, Number.NaN, 500_010);
     expect(c.sampleCount).toBe(1);
+  });
+});
+
+describe('SleepDetector', () => {
+  it('tells a device that slept (its monotonic clock stood still) from a tab that was hidden', () => {
+    const d = new SleepDetector();
+    expect(d.slept(1000, 1_700_000_001_000)).toBe(false);
+    expect(d.slept(61_000, 1_700_000_061_003)).toBe(false); // hidden a minute: both clocks ran on
+    expect(d.slept(61_025, 1_700_000_361_028)).toBe(true); // asleep five minutes: only the wall clock ran
+    expect(d.slept(61_050, 1_700_000_361_053)).toBe(false);
   });
 });

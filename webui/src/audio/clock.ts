@@ -10,8 +10,8 @@
 //
 // What the music follows is not the estimate itself but `offset`, which follows the estimate:
 // it steps while nothing sounds, and slews (at most SLEW_MS_PER_S) while notes are playing, so
-// a new sample can never make the beat jump. After the page slept the owner calls reset(): a
-// phone's monotonic clock may stand still while it sleeps, so nothing measured before holds.
+// a new sample can never make the beat jump. A phone's monotonic clock may stand still while it
+// sleeps, and then nothing measured before holds: SleepDetector tells, and the owner calls reset().
 
 export interface ClockSample {
   rtt: number;
@@ -132,6 +132,22 @@ export function fitLine(samples: readonly ClockSample[]): { at: number; offset: 
   const drift = span >= MIN_DRIFT_SPAN_MS && sxx > 0 ? Math.max(-MAX_DRIFT, Math.min(MAX_DRIFT, sxy / sxx)) : 0;
   const at = samples[samples.length - 1]!.at;
   return { at, offset: my + drift * (at - t0 - mx), drift };
+}
+
+/**
+ * Tells when the monotonic clock stood still (the device slept) by watching it against the wall
+ * clock, which runs on through sleep. A tab that was only hidden keeps its clock samples.
+ */
+export class SleepDetector {
+  private skew: number | null = null;
+
+  /** Whether the two clocks moved apart by more than `toleranceMs` since the last call. */
+  slept(local: number, wall: number, toleranceMs = 20): boolean {
+    const skew = wall - local;
+    const moved = this.skew !== null && Math.abs(skew - this.skew) > toleranceMs;
+    this.skew = skew;
+    return moved;
+  }
 }
 
 /** Epoch milliseconds from the monotonic clock: immune to wall-clock jumps while the page lives. */

@@ -25,8 +25,6 @@ export interface SocketLike {
 
 export interface ClockSink {
   addSample(t0: number, serverTime: number, t1: number): void;
-  /** Forget every sample (the page slept: the local clock may have stood still). */
-  reset?(): void;
 }
 
 export interface ClientDeps {
@@ -193,11 +191,10 @@ export class SessionClient {
   }
 
   /**
-   * The tab is in view again: the phone may have slept. Measure the clock afresh (the old samples
-   * may be off by the time the local clock stood still) and check the connection at once.
+   * The tab is in view again: the phone may have slept. Ping at once (a burst, to re-measure the
+   * clock if it stood still) and check the connection. Pongs to pings from before are not used.
    */
   wake(): void {
-    this.d.clock?.reset?.();
     this.wokeAt = this.d.clockNow();
     if (this.socket?.readyState === OPEN) this.startPings();
     else this.retryNow();
