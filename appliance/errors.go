@@ -58,21 +58,46 @@ func ErrorMessage(err error) string {
 	return "Something went wrong on the jam box; nothing was changed. Please try again."
 }
 
-// httpStatus maps each code to the HTTP status the API answers with.
-var httpStatus = map[string]int{
-	EINVALIDMESSAGE:   400,
-	EUNKNOWNTYPE:      400,
-	EINVALIDROOMCODE:  400,
-	ENOTFOUND:         404,
-	EROOMFULL:         409,
-	EINVALIDNAME:      400,
-	EINVALIDTEMPO:     400,
-	EINVALIDKEY:       400,
-	EINVALIDPATTERN:   400,
-	EFORBIDDEN:        403,
-	ENOTINSESSION:     409,
-	EALREADYINSESSION: 409,
-	ERATELIMITED:      429,
-	EINTERNAL:         500,
-	EUNAUTHORIZED:     401,
+// The errors the domain returns from more than one place, each worded here once.
+
+func errNotAMessage() error {
+	return Errorf(EINVALIDMESSAGE, "Messages must be JSON objects with a type.")
+}
+
+func errNotInSession() error {
+	return Errorf(ENOTINSESSION, "You are not in a session. Create or join one first.")
+}
+
+func errAlreadyInSession() error {
+	return Errorf(EALREADYINSESSION, "You are already in a session. Leave it first.")
+}
+
+func errRoomNotFound() error {
+	return Errorf(ENOTFOUND, "There is no session with that code. Check it, or start a new one.")
+}
+
+// errNotSaved is what a client hears when the store refused a change; the cause is logged.
+func errNotSaved() error {
+	return Errorf(EINTERNAL, "The jam box could not save that change; nothing changed. Please try again.")
+}
+
+func errInvalidTempo() error {
+	return Errorf(EINVALIDTEMPO, "Tempo must be a number from %d to %d BPM.", MinTempo, MaxTempo)
+}
+
+func errInvalidKey() error {
+	return Errorf(EINVALIDKEY, "Pick a key from C to B and a scale such as major or minor.")
+}
+
+func errInvalidStep() error {
+	return Errorf(EINVALIDPATTERN, "A step is a track (kick, snare, hihat or clap) and a step number from 0 to %d.", Steps-1)
+}
+
+func errUnknownType(typ string) error {
+	return Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", typ)
+}
+
+// errMissing is a request that lacks a required field.
+func errMissing(typ, field string) error {
+	return Errorf(EINVALIDMESSAGE, "A %s message needs %s.", typ, field)
 }

@@ -181,7 +181,7 @@ func (h *Hub) forget(code string) {
 func (h *Hub) deleteRoom(r *Room, why string) error {
 	if err := h.store.DeleteSession(r.s.Code); err != nil {
 		h.log.Error("cannot delete session", "room", r.s.Code, "err", err)
-		return Errorf(EINTERNAL, "The jam box could not save that change; nothing changed. Please try again.")
+		return errNotSaved()
 	}
 	r.gone = true
 	r.stopGraceTimers()
@@ -325,8 +325,4 @@ func (h *Hub) sessionInfo(rawCode string) (sessionInfo, error) {
 	}
 	return sessionInfo{RoomCode: code, ParticipantCount: len(r.s.Participants), CreatedAt: r.s.CreatedAt.UTC(),
 		Tempo: r.s.State.Tempo, IsPlaying: r.s.State.IsPlaying}, nil
-}
-
-func errAlreadyInSession() error {
-	return Errorf(EALREADYINSESSION, "You are already in a session. Leave it first.")
 }

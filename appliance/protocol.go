@@ -71,7 +71,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 		Data json.RawMessage `json:"data"`
 	}
 	if !isJSONObject(frame) || json.Unmarshal(frame, &env) != nil {
-		return Request{}, Errorf(EINVALIDMESSAGE, "Messages must be JSON objects with a type.")
+		return Request{}, errNotAMessage()
 	}
 	var req Request
 	if len(env.ID) > 0 && string(env.ID) != "null" {
@@ -81,7 +81,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 		}
 	}
 	if env.Type == nil || *env.Type == "" {
-		return req, Errorf(EINVALIDMESSAGE, "Messages must be JSON objects with a type.")
+		return req, errNotAMessage()
 	}
 	req.Type = *env.Type
 	if len(env.Data) > 0 && string(env.Data) != "null" && !isJSONObject(env.Data) {
@@ -95,7 +95,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 			UserName *string `json:"userName"`
 		}
 		if err = decodeData(env.Data, &d); err == nil && d.UserName == nil {
-			err = missing(req.Type, "userName")
+			err = errMissing(req.Type, "userName")
 		}
 		if err == nil {
 			req.Data = &CreateData{UserName: *d.UserName}
@@ -110,9 +110,9 @@ func DecodeRequest(frame []byte) (Request, error) {
 		switch {
 		case err != nil:
 		case d.RoomCode == nil:
-			err = missing(req.Type, "roomCode")
+			err = errMissing(req.Type, "roomCode")
 		case d.UserName == nil:
-			err = missing(req.Type, "userName")
+			err = errMissing(req.Type, "userName")
 		default:
 			req.Data = &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken}
 		}
@@ -123,7 +123,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 			Tempo *float64 `json:"tempo"`
 		}
 		if err = decodeData(env.Data, &d); err == nil && d.Tempo == nil {
-			err = Errorf(EINVALIDTEMPO, "Tempo must be a number from %d to %d BPM.", MinTempo, MaxTempo)
+			err = errInvalidTempo()
 		}
 		if err == nil {
 			req.Data = &TempoData{Tempo: *d.Tempo}
@@ -134,7 +134,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 			Scale *string `json:"scale"`
 		}
 		if err = decodeData(env.Data, &d); err == nil && (d.Key == nil || d.Scale == nil) {
-			err = validKey("", "")
+			err = errInvalidKey()
 		}
 		if err == nil {
 			req.Data = &KeyData{Key: *d.Key, Scale: *d.Scale}
@@ -144,7 +144,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 			IsPlaying *bool `json:"isPlaying"`
 		}
 		if err = decodeData(env.Data, &d); err == nil && d.IsPlaying == nil {
-			err = missing(req.Type, "isPlaying")
+			err = errMissing(req.Type, "isPlaying")
 		}
 		if err == nil {
 			req.Data = &PlaybackData{IsPlaying: *d.IsPlaying}
@@ -159,7 +159,7 @@ func DecodeRequest(frame []byte) (Request, error) {
 		switch {
 		case err != nil:
 		case d.On == nil:
-			err = missing(req.Type, "on")
+			err = errMissing(req.Type, "on")
 		case d.Track == nil || d.Step == nil || *d.Step != float64(int(*d.Step)) || *d.Step < 0 || *d.Step >= Steps:
 			err = errInvalidStep()
 		default:
@@ -170,19 +170,15 @@ func DecodeRequest(frame []byte) (Request, error) {
 			T0 json.RawMessage `json:"t0"`
 		}
 		if err = decodeData(env.Data, &d); err == nil && len(d.T0) == 0 {
-			err = missing(req.Type, "t0")
+			err = errMissing(req.Type, "t0")
 		}
 		if err == nil {
 			req.Data = &PingData{T0: d.T0}
 		}
 	default:
-		err = Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", truncate(req.Type, 40))
+		err = errUnknownType(truncate(req.Type, 40))
 	}
 	return req, err
-}
-
-func errInvalidStep() error {
-	return Errorf(EINVALIDPATTERN, "A step is a track (kick, snare, hihat or clap) and a step number from 0 to %d.", Steps-1)
 }
 
 // decodeData unmarshals a payload object; wrong field types are EINVALIDMESSAGE.
@@ -194,10 +190,6 @@ func decodeData(raw json.RawMessage, v any) error {
 		return Errorf(EINVALIDMESSAGE, "A field of this message has the wrong type.")
 	}
 	return nil
-}
-
-func missing(typ, field string) error {
-	return Errorf(EINVALIDMESSAGE, "A %s message needs %s.", typ, field)
 }
 
 func isJSONObject(b []byte) bool {

@@ -26,7 +26,7 @@ func (r *Room) commit(next *Session) error {
 	next.LastActive = r.hub.now()
 	if err := r.hub.store.PutSession(next); err != nil {
 		r.hub.log.Error("cannot save session", "room", next.Code, "err", err)
-		return Errorf(EINTERNAL, "The jam box could not save that change; nothing changed. Please try again.")
+		return errNotSaved()
 	}
 	r.s = next
 	return nil
@@ -172,7 +172,7 @@ func (r *Room) startGrace(pid string) {
 func (r *Room) removeSeat(pid, why string) error {
 	i := r.s.seat(pid)
 	if r.gone || i < 0 {
-		return Errorf(ENOTINSESSION, "You are not in a session.")
+		return errNotInSession()
 	}
 	if len(r.s.Participants) == 1 {
 		if err := r.hub.deleteRoom(r, "last participant "+why); err != nil {
@@ -243,7 +243,7 @@ func (r *Room) change(c *Client, req Request) error {
 		st.Pattern = Pattern{}
 		event = map[string]any{}
 	default:
-		return Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", req.Type)
+		return errUnknownType(req.Type)
 	}
 	st.Version++
 	event["version"] = st.Version
@@ -254,12 +254,4 @@ func (r *Room) change(c *Client, req Request) error {
 	c.enqueue(encode(req.Type, req.ID, event))
 	r.broadcast(encode(req.Type, "", event), c)
 	return nil
-}
-
-func errRoomNotFound() error {
-	return Errorf(ENOTFOUND, "There is no session with that code. Check it, or start a new one.")
-}
-
-func errNotInSession() error {
-	return Errorf(ENOTINSESSION, "You are not in a session. Create or join one first.")
 }

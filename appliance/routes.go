@@ -178,3 +178,22 @@ func writeError(w http.ResponseWriter, err error) {
 	code := ErrorCode(err)
 	writeJSON(w, httpStatus[code], map[string]any{"error": map[string]string{"code": code, "message": ErrorMessage(err)}})
 }
+
+// httpStatus maps each error code to the HTTP status the API answers with.
+var httpStatus = map[string]int{
+	EINVALIDMESSAGE:   http.StatusBadRequest,
+	EUNKNOWNTYPE:      http.StatusBadRequest,
+	EINVALIDROOMCODE:  http.StatusBadRequest,
+	ENOTFOUND:         http.StatusNotFound,
+	EROOMFULL:         http.StatusConflict,
+	EINVALIDNAME:      http.StatusBadRequest,
+	EINVALIDTEMPO:     http.StatusBadRequest,
+	EINVALIDKEY:       http.StatusBadRequest,
+	EINVALIDPATTERN:   http.StatusBadRequest,
+	EFORBIDDEN:        http.StatusForbidden,
+	ENOTINSESSION:     http.StatusConflict,
+	EALREADYINSESSION: http.StatusConflict,
+	ERATELIMITED:      http.StatusTooManyRequests,
+	EINTERNAL:         http.StatusInternalServerError,
+	EUNAUTHORIZED:     http.StatusUnauthorized,
+}

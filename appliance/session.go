@@ -172,14 +172,14 @@ func isBidiControl(r rune) bool {
 
 func validTempo(t float64) error {
 	if math.IsNaN(t) || t < MinTempo || t > MaxTempo {
-		return Errorf(EINVALIDTEMPO, "Tempo must be a number from %d to %d BPM.", MinTempo, MaxTempo)
+		return errInvalidTempo()
 	}
 	return nil
 }
 
 func validKey(key, scale string) error {
 	if !slices.Contains(Keys, key) || !slices.Contains(Scales, scale) {
-		return Errorf(EINVALIDKEY, "Pick a key from C to B and a scale such as major or minor.")
+		return errInvalidKey()
 	}
 	return nil
 }
