@@ -93,10 +93,6 @@ func errInvalidStep() error {
 	return Errorf(EINVALIDPATTERN, "A step is a track (kick, snare, hihat or clap) and a step number from 0 to %d.", Steps-1)
 }
 
-func errUnknownType(typ string) error {
-	return Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", typ)
-}
-
 // errMissing is a request that lacks a required field.
 func errMissing(typ, field string) error {
 	return Errorf(EINVALIDMESSAGE, "A %s message needs %s.", typ, field)

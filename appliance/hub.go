@@ -79,9 +79,11 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	return h, nil
 }
 
-// handle answers one request from c. It runs on c's read goroutine.
+// handle answers one request from c: the one place a request is routed (DecodeRequest gave
+// each message type its own payload type). It runs on c's read goroutine.
 func (h *Hub) handle(c *Client, req Request) {
 	var err error
+	r := c.room // nil while c holds no seat: the room's methods then answer ENOTINSESSION
 	switch d := req.Data.(type) {
 	case *PingData:
 		c.enqueue(pongFrame(req.ID, d.T0, serverMs(h.now())))
@@ -89,15 +91,12 @@ func (h *Hub) handle(c *Client, req Request) {
 		err = h.create(c, req.ID, d)
 	case *JoinData:
 		err = h.join(c, req.ID, d)
-	default:
-		switch {
-		case c.room == nil:
-			err = errNotInSession()
-		case req.Type == TypeSessionLeave:
-			err = c.room.leave(c, req.ID)
-		default:
-			err = c.room.change(c, req)
-		}
+	case *LeaveData:
+		err = r.leave(c, req.ID)
+	case *RequestSyncData:
+		err = r.sync(c, req.ID)
+	case change: // tempo, key, playback, set-step, clear
+		err = r.change(c, req.Type, req.ID, d)
 	}
 	if err != nil {
 		c.enqueue(errorFrame(req.ID, err))

@@ -45,21 +45,42 @@ type Request struct {
 	Data any // one of the *XxxData types below, matching Type
 }
 
-// Payloads of client requests, as DecodeRequest returns them.
+// Payloads of client requests, as DecodeRequest returns them: one type per message type, so
+// Hub.handle routes every request with one type switch.
 type (
-	CreateData   struct{ UserName string }
-	JoinData     struct{ RoomCode, UserName, ResumeToken string }
-	EmptyData    struct{}
-	TempoData    struct{ Tempo float64 }
-	KeyData      struct{ Key, Scale string }
-	PlaybackData struct{ IsPlaying bool }
-	SetStepData  struct {
+	CreateData      struct{ UserName string }
+	JoinData        struct{ RoomCode, UserName, ResumeToken string }
+	LeaveData       struct{}
+	RequestSyncData struct{}
+	TempoData       struct{ Tempo float64 }
+	KeyData         struct{ Key, Scale string }
+	PlaybackData    struct{ IsPlaying bool }
+	SetStepData     struct {
 		Track string
 		Step  int
 		On    bool
 	}
-	PingData struct{ T0 json.RawMessage }
+	ClearPatternData struct{}
+	PingData         struct{ T0 json.RawMessage }
 )
+
+// decoder reads the payload of a message of type typ; data is a JSON object, null or absent.
+// It returns one of the *XxxData types above, or an *Error.
+type decoder func(typ string, data json.RawMessage) (any, error)
+
+// decoders is every message type a client may send, with the decoder of its payload.
+var decoders = map[string]decoder{
+	TypeSessionCreate:   decodeCreate,
+	TypeSessionJoin:     decodeJoin,
+	TypeSessionLeave:    noData[LeaveData],
+	TypeRequestSync:     noData[RequestSyncData],
+	TypeTempoChange:     decodeTempo,
+	TypeKeyChange:       decodeKey,
+	TypePlaybackControl: decodePlayback,
+	TypeSetStep:         decodeSetStep,
+	TypeClearPattern:    noData[ClearPatternData],
+	TypeClockPing:       decodePing,
+}
 
 // DecodeRequest parses one client frame. It returns an *Error (EINVALIDMESSAGE or EUNKNOWNTYPE)
 // for anything that is not a well-formed request; the Request's ID is set whenever it could be
@@ -87,98 +108,121 @@ func DecodeRequest(frame []byte) (Request, error) {
 	if len(env.Data) > 0 && string(env.Data) != "null" && !isJSONObject(env.Data) {
 		return req, Errorf(EINVALIDMESSAGE, "The data of a %s message must be a JSON object.", req.Type)
 	}
-
-	var err error
-	switch req.Type {
-	case TypeSessionCreate:
-		var d struct {
-			UserName *string `json:"userName"`
-		}
-		if err = decodeData(env.Data, &d); err == nil && d.UserName == nil {
-			err = errMissing(req.Type, "userName")
-		}
-		if err == nil {
-			req.Data = &CreateData{UserName: *d.UserName}
-		}
-	case TypeSessionJoin:
-		var d struct {
-			RoomCode    *string `json:"roomCode"`
-			UserName    *string `json:"userName"`
-			ResumeToken string  `json:"resumeToken"`
-		}
-		err = decodeData(env.Data, &d)
-		switch {
-		case err != nil:
-		case d.RoomCode == nil:
-			err = errMissing(req.Type, "roomCode")
-		case d.UserName == nil:
-			err = errMissing(req.Type, "userName")
-		default:
-			req.Data = &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken}
-		}
-	case TypeSessionLeave, TypeRequestSync, TypeClearPattern:
-		req.Data = &EmptyData{}
-	case TypeTempoChange:
-		var d struct {
-			Tempo *float64 `json:"tempo"`
-		}
-		if err = decodeData(env.Data, &d); err == nil && d.Tempo == nil {
-			err = errInvalidTempo()
-		}
-		if err == nil {
-			req.Data = &TempoData{Tempo: *d.Tempo}
-		}
-	case TypeKeyChange:
-		var d struct {
-			Key   *string `json:"key"`
-			Scale *string `json:"scale"`
-		}
-		if err = decodeData(env.Data, &d); err == nil && (d.Key == nil || d.Scale == nil) {
-			err = errInvalidKey()
-		}
-		if err == nil {
-			req.Data = &KeyData{Key: *d.Key, Scale: *d.Scale}
-		}
-	case TypePlaybackControl:
-		var d struct {
-			IsPlaying *bool `json:"isPlaying"`
-		}
-		if err = decodeData(env.Data, &d); err == nil && d.IsPlaying == nil {
-			err = errMissing(req.Type, "isPlaying")
-		}
-		if err == nil {
-			req.Data = &PlaybackData{IsPlaying: *d.IsPlaying}
-		}
-	case TypeSetStep:
-		var d struct {
-			Track *string  `json:"track"`
-			Step  *float64 `json:"step"`
-			On    *bool    `json:"on"`
-		}
-		err = decodeData(env.Data, &d)
-		switch {
-		case err != nil:
-		case d.On == nil:
-			err = errMissing(req.Type, "on")
-		case d.Track == nil || d.Step == nil || *d.Step != float64(int(*d.Step)) || *d.Step < 0 || *d.Step >= Steps:
-			err = errInvalidStep()
-		default:
-			req.Data = &SetStepData{Track: *d.Track, Step: int(*d.Step), On: *d.On}
-		}
-	case TypeClockPing:
-		var d struct {
-			T0 json.RawMessage `json:"t0"`
-		}
-		if err = decodeData(env.Data, &d); err == nil && len(d.T0) == 0 {
-			err = errMissing(req.Type, "t0")
-		}
-		if err == nil {
-			req.Data = &PingData{T0: d.T0}
-		}
-	default:
-		err = errUnknownType(truncate(req.Type, 40))
+	decode, ok := decoders[req.Type]
+	if !ok {
+		return req, Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", truncate(req.Type, 40))
+	}
+	data, err := decode(req.Type, env.Data)
+	if err == nil {
+		req.Data = data
 	}
 	return req, err
+}
+
+// noData decodes a message whose payload, if any, is ignored.
+func noData[T any](string, json.RawMessage) (any, error) { return new(T), nil }
+
+func decodeCreate(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		UserName *string `json:"userName"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if d.UserName == nil {
+		return nil, errMissing(typ, "userName")
+	}
+	return &CreateData{UserName: *d.UserName}, nil
+}
+
+func decodeJoin(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		RoomCode    *string `json:"roomCode"`
+		UserName    *string `json:"userName"`
+		ResumeToken string  `json:"resumeToken"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	switch {
+	case d.RoomCode == nil:
+		return nil, errMissing(typ, "roomCode")
+	case d.UserName == nil:
+		return nil, errMissing(typ, "userName")
+	}
+	return &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken}, nil
+}
+
+func decodeTempo(_ string, data json.RawMessage) (any, error) {
+	var d struct {
+		Tempo *float64 `json:"tempo"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if d.Tempo == nil {
+		return nil, errInvalidTempo()
+	}
+	return &TempoData{Tempo: *d.Tempo}, nil
+}
+
+func decodeKey(_ string, data json.RawMessage) (any, error) {
+	var d struct {
+		Key   *string `json:"key"`
+		Scale *string `json:"scale"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if d.Key == nil || d.Scale == nil {
+		return nil, errInvalidKey()
+	}
+	return &KeyData{Key: *d.Key, Scale: *d.Scale}, nil
+}
+
+func decodePlayback(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		IsPlaying *bool `json:"isPlaying"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if d.IsPlaying == nil {
+		return nil, errMissing(typ, "isPlaying")
+	}
+	return &PlaybackData{IsPlaying: *d.IsPlaying}, nil
+}
+
+func decodeSetStep(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		Track *string  `json:"track"`
+		Step  *float64 `json:"step"`
+		On    *bool    `json:"on"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	switch {
+	case d.On == nil:
+		return nil, errMissing(typ, "on")
+	case d.Track == nil || d.Step == nil || *d.Step != float64(int(*d.Step)) || *d.Step < 0 || *d.Step >= Steps:
+		return nil, errInvalidStep()
+	}
+	return &SetStepData{Track: *d.Track, Step: int(*d.Step), On: *d.On}, nil
+}
+
+// decodePing keeps t0 as the raw JSON the client sent: clock:pong echoes it byte for byte.
+func decodePing(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		T0 json.RawMessage `json:"t0"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if len(d.T0) == 0 {
+		return nil, errMissing(typ, "t0")
+	}
+	return &PingData{T0: d.T0}, nil
 }
 
 // decodeData unmarshals a payload object; wrong field types are EINVALIDMESSAGE.

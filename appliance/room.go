@@ -103,14 +103,28 @@ func (r *Room) welcome(you Participant, token string) welcome {
 		State: r.s.stateView(serverMs(r.hub.now())), ResumeToken: token}
 }
 
+// lockSeat locks r for a request from c, or returns ENOTINSESSION without the lock when c does
+// not hold a seat in it: r is nil (c never sat down), r is gone, or c's seat was taken over
+// (a request still in flight from a tab whose seat a reload resumed).
+func (r *Room) lockSeat(c *Client) error {
+	if r == nil {
+		return errNotInSession()
+	}
+	r.mu.Lock()
+	if r.gone || r.members[c.pid] != c {
+		r.mu.Unlock()
+		return errNotInSession()
+	}
+	return nil
+}
+
 // leave removes c's seat at its request. The leaver hears only session:left, not its own
 // user-left, so it is out of the broadcast before the seat goes.
 func (r *Room) leave(c *Client, re string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.gone || r.members[c.pid] != c {
-		return errNotInSession() // e.g. a leave still in flight from a tab whose seat was taken over
+	if err := r.lockSeat(c); err != nil {
+		return err
 	}
+	defer r.mu.Unlock()
 	delete(r.members, c.pid)
 	if err := r.removeSeat(c.pid, "left"); err != nil {
 		r.members[c.pid] = c
@@ -197,61 +211,84 @@ func (r *Room) removeSeat(pid, why string) error {
 	return nil
 }
 
-// change applies one state or pattern change from c: validate, commit, reply, broadcast.
-func (r *Room) change(c *Client, req Request) error {
-	r.mu.Lock()
+// sync answers state:request-sync with the whole session as it is. It changes nothing, so it
+// commits nothing.
+func (r *Room) sync(c *Client, re string) error {
+	if err := r.lockSeat(c); err != nil {
+		return err
+	}
 	defer r.mu.Unlock()
-	if r.gone || r.members[c.pid] != c {
-		return errNotInSession()
-	}
 	now := serverMs(r.hub.now())
-	if req.Type == TypeRequestSync {
-		c.enqueue(encode(TypeSync, req.ID, syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), State: r.s.stateView(now)}))
-		return nil
-	}
+	c.enqueue(encode(TypeSync, re, syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), State: r.s.stateView(now)}))
+	return nil
+}
 
-	next := r.s.clone()
-	st := &next.State
-	var event map[string]any
-	switch d := req.Data.(type) {
-	case *TempoData:
-		if err := validTempo(d.Tempo); err != nil {
-			return err
-		}
-		st.setTempo(d.Tempo, now)
-		event = map[string]any{"tempo": st.Tempo, "anchor": st.Anchor}
-	case *KeyData:
-		if err := validKey(d.Key, d.Scale); err != nil {
-			return err
-		}
-		st.Key, st.Scale = d.Key, d.Scale
-		event = map[string]any{"key": st.Key, "scale": st.Scale}
-	case *PlaybackData:
-		if next.HostID != c.pid {
-			return Errorf(EFORBIDDEN, "Only the host can start and stop playback.")
-		}
-		st.setPlaying(d.IsPlaying, now)
-		event = map[string]any{"isPlaying": st.IsPlaying, "anchor": st.Anchor}
-	case *SetStepData:
-		row := st.Pattern.track(d.Track)
-		if row == nil {
-			return errInvalidStep()
-		}
-		row[d.Step] = d.On
-		event = map[string]any{"track": d.Track, "step": d.Step, "on": d.On}
-	case *EmptyData: // pattern:clear; session:leave and state:request-sync never get here
-		st.Pattern = Pattern{}
-		event = map[string]any{}
-	default:
-		return errUnknownType(req.Type)
+// A change is the payload of a request that edits the shared state or pattern.
+type change interface {
+	// apply validates the change from participant by at server time now (ms) and makes it on
+	// next, a copy of the session; it returns the event to reply and broadcast.
+	apply(next *Session, by string, now float64) (event map[string]any, err error)
+}
+
+// change makes one state or pattern change from c: validate, commit, reply, broadcast.
+func (r *Room) change(c *Client, typ, re string, ch change) error {
+	if err := r.lockSeat(c); err != nil {
+		return err
 	}
-	st.Version++
-	event["version"] = st.Version
+	defer r.mu.Unlock()
+	next := r.s.clone()
+	event, err := ch.apply(next, c.pid, serverMs(r.hub.now()))
+	if err != nil {
+		return err
+	}
+	next.State.Version++
+	event["version"] = next.State.Version
 	event["by"] = c.pid
 	if err := r.commit(next); err != nil {
 		return err
 	}
-	c.enqueue(encode(req.Type, req.ID, event))
-	r.broadcast(encode(req.Type, "", event), c)
+	c.enqueue(encode(typ, re, event))
+	r.broadcast(encode(typ, "", event), c)
 	return nil
+}
+
+func (d *TempoData) apply(next *Session, _ string, now float64) (map[string]any, error) {
+	if err := validTempo(d.Tempo); err != nil {
+		return nil, err
+	}
+	st := &next.State
+	st.setTempo(d.Tempo, now)
+	return map[string]any{"tempo": st.Tempo, "anchor": st.Anchor}, nil
+}
+
+func (d *KeyData) apply(next *Session, _ string, _ float64) (map[string]any, error) {
+	if err := validKey(d.Key, d.Scale); err != nil {
+		return nil, err
+	}
+	st := &next.State
+	st.Key, st.Scale = d.Key, d.Scale
+	return map[string]any{"key": st.Key, "scale": st.Scale}, nil
+}
+
+func (d *PlaybackData) apply(next *Session, by string, now float64) (map[string]any, error) {
+	if next.HostID != by {
+		return nil, Errorf(EFORBIDDEN, "Only the host can start and stop playback.")
+	}
+	st := &next.State
+	st.setPlaying(d.IsPlaying, now)
+	return map[string]any{"isPlaying": st.IsPlaying, "anchor": st.Anchor}, nil
+}
+
+func (d *SetStepData) apply(next *Session, _ string, _ float64) (map[string]any, error) {
+	row := next.State.Pattern.track(d.Track)
+	if row == nil {
+		return nil, errInvalidStep()
+	}
+	row[d.Step] = d.On
+	return map[string]any{"track": d.Track, "step": d.Step, "on": d.On}, nil
+}
+
+func (d *ClearPatternData) apply(next *Session, _ string, _ float64) (map[string]any, error) {
+	next.State.Pattern = Pattern{}
+	return map[string]any{}, nil
 }
