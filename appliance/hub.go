@@ -116,8 +116,7 @@ func (h *Hub) create(c *Client, re string, d *CreateData) error {
 		return Errorf(ERATELIMITED, "Too many sessions were started from this device just now. Wait a minute and try again.")
 	}
 	now := h.now()
-	token, hash := newResumeToken()
-	host := Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Connected: true}
+	host, token := newParticipant(name, now)
 	s := &Session{CreatedAt: now, HostID: host.ID, Participants: []Participant{host}, State: newState(now)}
 	r := newRoom(h, s)
 
@@ -169,6 +168,16 @@ func (h *Hub) room(code string) *Room {
 	return h.rooms[code]
 }
 
+// roomList copies the live rooms out of the map, so they can be visited without holding mu
+// (lock order: room, then hub). Call with mu held.
+func (h *Hub) roomList() []*Room {
+	rooms := make([]*Room, 0, len(h.rooms))
+	for _, r := range h.rooms {
+		rooms = append(rooms, r)
+	}
+	return rooms
+}
+
 // forget drops a room from the map. The caller holds the room's lock (lock order: room, hub).
 func (h *Hub) forget(code string) {
 	h.mu.Lock()
@@ -194,10 +203,7 @@ func (h *Hub) deleteRoom(r *Room, why string) error {
 // sweep deletes sessions that nobody is connected to and that have been idle for the TTL.
 func (h *Hub) sweep() {
 	h.mu.Lock()
-	rooms := make([]*Room, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		rooms = append(rooms, r)
-	}
+	rooms := h.roomList()
 	h.mu.Unlock()
 	cutoff := h.now().Add(-h.cfg.sessionTTL())
 	for _, r := range rooms {
@@ -252,10 +258,7 @@ func (h *Hub) close() {
 	for c := range h.clients {
 		clients = append(clients, c)
 	}
-	rooms := make([]*Room, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		rooms = append(rooms, r)
-	}
+	rooms := h.roomList()
 	h.mu.Unlock()
 	for _, c := range clients {
 		c.kick(closeGoingAway, "jamd is shutting down")
@@ -281,10 +284,7 @@ type Stats struct {
 func (h *Hub) stats() Stats {
 	h.mu.Lock()
 	st := Stats{ActiveSessions: len(h.rooms), Connections: len(h.clients)}
-	rooms := make([]*Room, 0, len(h.rooms))
-	for _, r := range h.rooms {
-		rooms = append(rooms, r)
-	}
+	rooms := h.roomList()
 	h.mu.Unlock()
 	for _, r := range rooms {
 		r.mu.Lock()

@@ -62,9 +62,7 @@ func (r *Room) join(c *Client, re string, d *JoinData) error {
 	if len(r.s.Participants) >= r.hub.cfg.maxParticipants() {
 		return Errorf(EROOMFULL, "This session is full: all %d seats are taken.", r.hub.cfg.maxParticipants())
 	}
-	now := r.hub.now()
-	token, hash := newResumeToken()
-	p := Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Connected: true}
+	p, token := newParticipant(name, r.hub.now())
 	next := r.s.clone()
 	next.Participants = append(next.Participants, p)
 	if err := r.commit(next); err != nil {

@@ -191,6 +191,13 @@ func newID(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
+// newParticipant returns a new, connected seat for name and the resume token that gives it back;
+// only the token's hash is kept.
+func newParticipant(name string, now time.Time) (p Participant, token string) {
+	token, hash := newResumeToken()
+	return Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Connected: true}, token
+}
+
 // newResumeToken returns a fresh secret and the hash the session keeps.
 func newResumeToken() (token string, hash []byte) {
 	b := make([]byte, 32)
