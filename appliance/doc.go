@@ -8,5 +8,6 @@
 // writer alone writes data frames, and nobody blocks on a slow client: a full send queue closes
 // that client with close code 4001.
 //
-// Domain files (session.go, room.go, hub.go, protocol.go, errors.go) do not import net/http.
+// Domain files (config.go, session.go, room.go, hub.go, protocol.go, errors.go) do not import
+// net/http.
 package appliance

@@ -19,6 +19,7 @@ import (
 
 	"jamd/appliance"
 	"jamd/store"
+	"jamd/webui"
 )
 
 // wait bounds every wait in these tests; nothing here should take close to it.
@@ -53,7 +54,7 @@ func MustServerAt(tb testing.TB, cfg appliance.Config, dataDir string, wrap func
 		st = wrap(db)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := appliance.NewServer(cfg, st, log)
+	srv, err := appliance.NewServer(cfg, st, webui.Dist(), log)
 	if err != nil {
 		tb.Fatal(err)
 	}

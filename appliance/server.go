@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 	"time"
-
-	"jamd/webui"
 )
 
 // Server serves the web app, the HTTP API and the session WebSocket.
@@ -21,13 +19,14 @@ type Server struct {
 }
 
 // NewServer loads every stored session from store (seats dropped, with a fresh grace period)
-// and returns a Server ready to Serve.
-func NewServer(cfg Config, store Store, log *slog.Logger) (*Server, error) {
+// and returns a Server ready to Serve. webapp holds the built web app it serves under /jam:
+// index.html at its root, hashed files under assets/ (webui.Dist in the binary).
+func NewServer(cfg Config, store Store, webapp fs.FS, log *slog.Logger) (*Server, error) {
 	h, err := newHub(cfg, store, log)
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, hub: h, log: log, webapp: webui.Dist()}, nil
+	return &Server{cfg: cfg, hub: h, log: log, webapp: webapp}, nil
 }
 
 // Stats returns the figures /api/stats reports.

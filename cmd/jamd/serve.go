@@ -17,6 +17,7 @@ import (
 
 	"jamd/appliance"
 	"jamd/store"
+	"jamd/webui"
 )
 
 // serveConfig is everything `jamd serve` can be told, from flags or JAMD_* variables.
@@ -57,9 +58,9 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on (host:port)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "where sessions are kept (default $STATE_DIRECTORY, else ~/.local/state/jamd)")
-	f.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", 30*time.Second, "how long a dropped participant keeps their seat")
-	f.IntVar(&cfg.MaxParticipants, "max-participants", 10, "seats in one session")
-	f.DurationVar(&cfg.SessionTTL, "session-ttl", 24*time.Hour, "delete a session after this long without activity")
+	f.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", appliance.DefaultReconnectGrace, "how long a dropped participant keeps their seat")
+	f.IntVar(&cfg.MaxParticipants, "max-participants", appliance.DefaultMaxParticipants, "seats in one session")
+	f.DurationVar(&cfg.SessionTTL, "session-ttl", appliance.DefaultSessionTTL, "delete a session after this long without activity")
 	f.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /api/stats (default: generated once, kept in the data dir)")
 	f.IntVar(&cfg.CreateRateLimit, "create-rate-limit", 10, "session creations per minute per client address (0 = no limit)")
 	f.StringSliceVar(&cfg.AllowedOrigins, "allowed-origins", nil, "other origins allowed to open the WebSocket, e.g. http://jam.local:8080 (* for any)")
@@ -131,7 +132,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Version:         version,
 		JoinURL:         currentJoinURL,
-	}, db, log)
+	}, db, webui.Dist(), log)
 	if err != nil {
 		return err
 	}
