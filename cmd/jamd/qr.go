@@ -15,6 +15,8 @@ import (
 
 	"github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
+
+	"jamd/appliance"
 )
 
 // infoTimeout bounds the question `jamd qr` asks the running server.
@@ -128,26 +130,13 @@ func roomLink(base string, args []string) (string, error) {
 	u.Path = p + "/jam"
 	u.RawQuery, u.Fragment = "", ""
 	if len(args) == 1 {
-		code := strings.ToUpper(strings.TrimSpace(args[0]))
-		if !validRoomCode(code) {
+		code, err := appliance.NormalizeRoomCode(args[0])
+		if err != nil {
 			return "", fmt.Errorf("%q is not a room code (6 letters and digits)", args[0])
 		}
 		u.Path += "/" + code
 	}
 	return u.String(), nil
-}
-
-// validRoomCode matches the protocol's rule: 6 of [A-Z0-9] after trimming and upper-casing.
-func validRoomCode(code string) bool {
-	if len(code) != 6 {
-		return false
-	}
-	for _, r := range code {
-		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // writeQR prints text as a QR code of half-block characters, two modules per character cell, so
