@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,113 +18,134 @@ import (
 // addrPoll is how often `jamd serve` looks for a change of its join address.
 const addrPoll = 2 * time.Second
 
-// joinNow holds the join URL startLAN printed last; currentJoinURL reads it.
-var joinNow atomic.Pointer[string]
-
 // What `jamd serve` prints while the host has no LAN address to put in a join URL (booted before
 // DHCP answered, or --interface has no IPv4): never a loopback URL, which no phone can open.
 const (
 	noAddressYet = "No LAN address yet: jamd will print the join link and QR code as soon as it has one."
 	addressGone  = "The LAN address is gone: jamd will print the new join link and QR code as soon as it has one."
+	joinReady    = "jamd is ready. On a phone on the same Wi-Fi, scan the code or open:"
+	joinMoved    = "The address changed. Open instead:"
 )
 
-// currentJoinURL is the lobby URL to share right now (it follows address changes), or "" before
-// startLAN ran or while the host has no LAN address. It fits appliance.Config.JoinURL, which
-// falls back to the request's Host for "".
-func currentJoinURL() string {
-	if p := joinNow.Load(); p != nil {
-		return *p
-	}
-	return ""
+// joinURLWatcher knows the lobby URL to share, and follows it as the host's addresses change.
+type joinURLWatcher struct {
+	pick  func() string // the join URL as of now
+	fixed bool          // --public-url: it never changes
+	every time.Duration // how often watch calls pick
+	url   atomic.Pointer[string]
 }
 
-// startLAN makes the running server findable: it prints the join URL and its QR code to stdout
-// (or, while there is no LAN address, a line saying they will follow), advertises over mDNS
-// unless cfg.NoMDNS, and prints the new URL and QR when the address changes. Call it after the
-// listener is open; port is the listener's. wait blocks, after ctx is cancelled, until the mDNS
-// goodbye has been sent.
-func startLAN(ctx context.Context, cfg serveConfig, port int, dataDir string, stdout io.Writer, log *slog.Logger) (joinURL string, wait func(), err error) {
-	pick := func() string { return chooseJoinURL(cfg, port) }
+// newJoinURLWatcher picks the first join URL of a listener on port: cfg.PublicURL when set (it
+// was validated with cfg), else chooseJoinURL's.
+func newJoinURLWatcher(cfg serveConfig, port int) *joinURLWatcher {
+	w := &joinURLWatcher{pick: func() string { return chooseJoinURL(cfg, port) }, every: addrPoll}
 	if cfg.PublicURL != "" {
-		u, err := url.Parse(cfg.PublicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return "", nil, fmt.Errorf("--public-url %q is not an http(s) URL", cfg.PublicURL)
-		}
-		pick = func() string { return cfg.PublicURL }
+		w.pick, w.fixed = func() string { return cfg.PublicURL }, true
 	}
-	var mu sync.Mutex // one announcement on stdout at a time
-	show := func(u, headline string) {
-		joinNow.Store(&u)
-		mu.Lock()
-		defer mu.Unlock()
-		if u == "" {
-			fmt.Fprintf(stdout, "\n%s\n", headline)
-			return
-		}
-		fmt.Fprintf(stdout, "\n%s\n\n    %s\n\n", headline, u)
-		if err := writeQR(stdout, u); err != nil {
-			log.Warn("cannot print the QR code", "err", err)
-		}
-		if others := otherURLs(cfg, port, u); len(others) > 0 {
-			fmt.Fprintf(stdout, "Also reachable at: %s\n", strings.Join(others, "  "))
-		}
-	}
-	const ready = "jamd is ready. On a phone on the same Wi-Fi, scan the code or open:"
-	joinURL = pick()
-	if joinURL == "" {
-		show("", noAddressYet)
-	} else {
-		show(joinURL, ready)
-	}
+	u := w.pick()
+	w.url.Store(&u)
+	return w
+}
 
+// URL is the lobby URL to share right now, or "" while the host has no LAN address. It fits
+// appliance.Config.JoinURL, which falls back to the request's Host for "".
+func (w *joinURLWatcher) URL() string { return *w.url.Load() }
+
+// watch looks for a new join URL every w.every until ctx ends; after each change it calls
+// changed with the URL before and the one now. With a fixed URL it returns at once.
+func (w *joinURLWatcher) watch(ctx context.Context, changed func(before, now string)) {
+	if w.fixed {
+		return
+	}
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		before, now := w.URL(), w.pick()
+		if now == before {
+			continue
+		}
+		w.url.Store(&now)
+		changed(before, now)
+	}
+}
+
+// banner tells the person at the terminal where phones should go: the join URL with its QR
+// code, or a line saying they will follow once there is a LAN address.
+type banner struct {
+	cfg    serveConfig
+	port   int
+	stdout io.Writer
+	log    *slog.Logger
+	mu     sync.Mutex // one announcement on stdout at a time
+}
+
+// first prints the join URL jamd starts with ("" while there is no LAN address).
+func (b *banner) first(u string) {
+	if u == "" {
+		b.print(u, noAddressYet)
+		return
+	}
+	b.print(u, joinReady)
+}
+
+// changed prints the join URL that replaced before; it fits joinURLWatcher.watch.
+func (b *banner) changed(before, now string) {
+	b.log.Info("join address changed", "url", now)
+	switch {
+	case now == "":
+		b.print(now, addressGone)
+	case before == "":
+		b.print(now, joinReady)
+	default:
+		b.print(now, joinMoved)
+	}
+}
+
+func (b *banner) print(u, headline string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if u == "" {
+		fmt.Fprintf(b.stdout, "\n%s\n", headline)
+		return
+	}
+	fmt.Fprintf(b.stdout, "\n%s\n\n    %s\n\n", headline, u)
+	if err := writeQR(b.stdout, u); err != nil {
+		b.log.Warn("cannot print the QR code", "err", err)
+	}
+	if others := otherURLs(b.cfg, b.port, u); len(others) > 0 {
+		fmt.Fprintf(b.stdout, "Also reachable at: %s\n", strings.Join(others, "  "))
+	}
+}
+
+// startMDNS advertises the server listening on port over mDNS until ctx is cancelled, unless
+// cfg.NoMDNS. wait blocks, after ctx is cancelled, until the mDNS goodbye has been sent.
+func startMDNS(ctx context.Context, cfg serveConfig, port int, log *slog.Logger) (wait func(), err error) {
 	var wg sync.WaitGroup
-	if !cfg.NoMDNS {
-		id, err := discovery.ApplianceID(dataDir)
-		if err != nil {
-			return "", nil, err
-		}
-		adv, err := discovery.NewAdvertiser(discovery.Config{
-			Instance: cfg.Name, Port: port, ID: id, Version: version, Interface: cfg.Interface, Log: log,
-		})
-		if err != nil {
-			return "", nil, err
-		}
-		log.Info("advertising over mDNS", "name", adv.Instance(), "id", id)
-		wg.Go(func() {
-			if err := adv.Serve(ctx); err != nil {
-				log.Error("mDNS advertiser stopped", "err", err)
-			}
-		})
+	if cfg.NoMDNS {
+		return wg.Wait, nil
 	}
-	if cfg.PublicURL == "" {
-		wg.Go(func() {
-			t := time.NewTicker(addrPoll)
-			defer t.Stop()
-			last := joinURL
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-				u := pick()
-				if u == last {
-					continue
-				}
-				headline := "The address changed. Open instead:"
-				switch {
-				case u == "":
-					headline = addressGone
-				case last == "":
-					headline = ready
-				}
-				last = u
-				log.Info("join address changed", "url", u)
-				show(u, headline)
-			}
-		})
+	id, err := discovery.ApplianceID(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
-	return joinURL, wg.Wait, nil
+	adv, err := discovery.NewAdvertiser(discovery.Config{
+		Instance: cfg.Name, Port: port, ID: id, Version: version, Interface: cfg.Interface, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("advertising over mDNS", "name", adv.Instance(), "id", id)
+	wg.Go(func() {
+		if err := adv.Serve(ctx); err != nil {
+			log.Error("mDNS advertiser stopped", "err", err)
+		}
+	})
+	return wg.Wait, nil
 }
 
 // chooseJoinURL is http://<address>:<port>/jam for the listener's own host when it is bound to

@@ -16,8 +16,8 @@ import (
 // sdNotify sends one state message to systemd's notification socket ($NOTIFY_SOCKET, a datagram
 // socket; a leading '@' is the abstract namespace, which the net package understands). Without
 // $NOTIFY_SOCKET (not under systemd, or not Type=notify) it does nothing.
-func sdNotify(state string) error {
-	path := os.Getenv("NOTIFY_SOCKET")
+func sdNotify(getenv env, state string) error {
+	path := getenv("NOTIFY_SOCKET")
 	if path == "" {
 		return nil
 	}
@@ -34,19 +34,19 @@ func sdNotify(state string) error {
 
 // notifyReady tells systemd the service is up: call it once the listener is open and the store
 // loaded.
-func notifyReady() error { return sdNotify("READY=1\nSTATUS=serving") }
+func notifyReady(getenv env) error { return sdNotify(getenv, "READY=1\nSTATUS=serving") }
 
 // notifyStopping tells systemd the service is shutting down (it then waits for the exit).
-func notifyStopping() error { return sdNotify("STOPPING=1\nSTATUS=stopping") }
+func notifyStopping(getenv env) error { return sdNotify(getenv, "STOPPING=1\nSTATUS=stopping") }
 
 // watchdogInterval is how often systemd wants WATCHDOG=1: half of $WATCHDOG_USEC, or 0 when no
 // watchdog is set or it is meant for another process ($WATCHDOG_PID).
-func watchdogInterval() time.Duration {
-	usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64)
+func watchdogInterval(getenv env) time.Duration {
+	usec, err := strconv.ParseInt(getenv("WATCHDOG_USEC"), 10, 64)
 	if err != nil || usec <= 0 {
 		return 0
 	}
-	if pid := os.Getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
+	if pid := getenv("WATCHDOG_PID"); pid != "" && pid != strconv.Itoa(os.Getpid()) {
 		return 0
 	}
 	return time.Duration(usec) * time.Microsecond / 2
@@ -79,8 +79,8 @@ func serverAlive(ctx context.Context, base string, timeout time.Duration) error 
 // runWatchdog sends WATCHDOG=1 every watchdogInterval until ctx ends, but only after alive
 // returns nil (alive may be nil: always ping). So systemd restarts a process whose server stopped
 // answering, not only one whose every goroutine is stuck.
-func runWatchdog(ctx context.Context, log *slog.Logger, alive func(ctx context.Context, timeout time.Duration) error) {
-	every := watchdogInterval()
+func runWatchdog(ctx context.Context, getenv env, log *slog.Logger, alive func(ctx context.Context, timeout time.Duration) error) {
+	every := watchdogInterval(getenv)
 	if every <= 0 {
 		return
 	}
@@ -99,7 +99,7 @@ func runWatchdog(ctx context.Context, log *slog.Logger, alive func(ctx context.C
 					continue
 				}
 			}
-			if err := sdNotify("WATCHDOG=1"); err != nil {
+			if err := sdNotify(getenv, "WATCHDOG=1"); err != nil {
 				log.Warn("watchdog ping failed", "err", err)
 			}
 		}
@@ -109,8 +109,8 @@ func runWatchdog(ctx context.Context, log *slog.Logger, alive func(ctx context.C
 // startNotify sends READY=1 now, pings the watchdog while ctx lives and the server at base
 // (http://host:port) answers /healthz (on every tick when base is ""), and sends STOPPING=1 as
 // soon as ctx ends (SIGTERM). The returned wait blocks until STOPPING=1 has been sent.
-func startNotify(ctx context.Context, log *slog.Logger, base string) (wait func()) {
-	if err := notifyReady(); err != nil {
+func startNotify(ctx context.Context, getenv env, log *slog.Logger, base string) (wait func()) {
+	if err := notifyReady(getenv); err != nil {
 		log.Warn("cannot tell systemd we are ready", "err", err)
 	}
 	var alive func(context.Context, time.Duration) error
@@ -119,9 +119,9 @@ func startNotify(ctx context.Context, log *slog.Logger, base string) (wait func(
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		runWatchdog(ctx, log, alive)
+		runWatchdog(ctx, getenv, log, alive)
 		<-ctx.Done()
-		if err := notifyStopping(); err != nil {
+		if err := notifyStopping(getenv); err != nil {
 			log.Warn("cannot tell systemd we are stopping", "err", err)
 		}
 	})

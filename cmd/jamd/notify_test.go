@@ -48,13 +48,16 @@ func listenNotify(tb testing.TB) (string, func(timeout time.Duration) string, fu
 	return path, next, try
 }
 
+// envOf is a getenv that knows only vars.
+func envOf(vars map[string]string) env {
+	return func(k string) string { return vars[k] }
+}
+
 func TestStartNotify(t *testing.T) {
 	path, next, _ := listenNotify(t)
-	t.Setenv("NOTIFY_SOCKET", path)
-	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100ms
-	t.Setenv("WATCHDOG_PID", "")
+	getenv := envOf(map[string]string{"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}) // pings every 100ms
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := startNotify(ctx, slog.New(slog.DiscardHandler), "") // no server to check: ping on every tick
+	wait := startNotify(ctx, getenv, slog.New(slog.DiscardHandler), "") // no server to check: ping on every tick
 	if m := next(time.Second); !strings.Contains(m, "READY=1") {
 		t.Fatalf("first message %q, want READY=1", m)
 	}
@@ -90,11 +93,9 @@ func TestWatchdogPingsOnlyWhileTheServerAnswers(t *testing.T) {
 	}))
 	defer srv.Close()
 	path, next, try := listenNotify(t)
-	t.Setenv("NOTIFY_SOCKET", path)
-	t.Setenv("WATCHDOG_USEC", "200000") // pings every 100ms
-	t.Setenv("WATCHDOG_PID", "")
+	getenv := envOf(map[string]string{"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}) // pings every 100ms
 	ctx, cancel := context.WithCancel(context.Background())
-	wait := startNotify(ctx, slog.New(slog.DiscardHandler), srv.URL)
+	wait := startNotify(ctx, getenv, slog.New(slog.DiscardHandler), srv.URL)
 	defer waitBounded(t, wait, 2*time.Second)
 	defer cancel()
 
@@ -134,14 +135,12 @@ func TestWatchdogInterval(t *testing.T) {
 		{"30000000", "", 15 * time.Second},
 		{"30000000", "1", 0}, // meant for another process
 	} {
-		t.Setenv("WATCHDOG_USEC", tt.usec)
-		t.Setenv("WATCHDOG_PID", tt.pid)
-		if got := watchdogInterval(); got != tt.want {
+		getenv := envOf(map[string]string{"WATCHDOG_USEC": tt.usec, "WATCHDOG_PID": tt.pid})
+		if got := watchdogInterval(getenv); got != tt.want {
 			t.Errorf("WATCHDOG_USEC=%q WATCHDOG_PID=%q: %s, want %s", tt.usec, tt.pid, got, tt.want)
 		}
 	}
-	t.Setenv("NOTIFY_SOCKET", "")
-	if err := notifyReady(); err != nil {
+	if err := notifyReady(noEnv); err != nil {
 		t.Errorf("without NOTIFY_SOCKET: %v, want nothing done", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,34 +165,26 @@ func TestQRCommandAsksTheServer(t *testing.T) {
 	}
 }
 
-// TestStartLANPrintsDecodableQR checks what `jamd serve` prints at start: the URL, and a QR code
+// TestBannerPrintsDecodableQR checks what `jamd serve` prints at start: the URL, and a QR code
 // that decodes back to it. (No mDNS here; the LAN test covers it inside namespaces.) Bound to
 // 127.0.0.1, that address is the join URL, as the operator asked; a wildcard listener prints a
 // LAN address or says it has none yet, never loopback.
-func TestStartLANPrintsDecodableQR(t *testing.T) {
-	t.Cleanup(func() { joinNow.Store(nil) })
+func TestBannerPrintsDecodableQR(t *testing.T) {
 	for _, tt := range []struct{ addr, public, want string }{
 		{"127.0.0.1:8080", "", "http://127.0.0.1:8080/jam"},
 		{":8080", "http://jam.example.org/jam", "http://jam.example.org/jam"},
 		{":8080", "", ""}, // whatever this host's LAN address is, or none
 	} {
-		ctx, cancel := context.WithCancel(context.Background())
 		var out bytes.Buffer
 		cfg := serveConfig{Addr: tt.addr, NoMDNS: true, PublicURL: tt.public}
-		join, wait, err := startLAN(ctx, cfg, 8080, t.TempDir(), &out, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		waitBounded(t, wait, 5*time.Second)
+		join := newJoinURLWatcher(cfg, 8080).URL()
+		b := &banner{cfg: cfg, port: 8080, stdout: &out, log: slog.New(slog.DiscardHandler)}
+		b.first(join)
 		if tt.want != "" && join != tt.want {
 			t.Errorf("--addr %s --public-url %q: join URL %q, want %q", tt.addr, tt.public, join, tt.want)
 		}
 		if strings.Contains(out.String(), "127.0.0.1") && tt.want == "" {
 			t.Errorf("--addr %s printed a loopback URL:\n%s", tt.addr, out.String())
-		}
-		if currentJoinURL() != join {
-			t.Errorf("currentJoinURL() = %q, want %q", currentJoinURL(), join)
 		}
 		if join == "" {
 			if !strings.Contains(out.String(), noAddressYet) {
@@ -206,8 +199,43 @@ func TestStartLANPrintsDecodableQR(t *testing.T) {
 			t.Errorf("printed QR decodes to %q, want %q", got, join)
 		}
 	}
-	if _, _, err := startLAN(context.Background(), serveConfig{PublicURL: "jam.local"}, 8080, t.TempDir(), io.Discard, slog.New(slog.DiscardHandler)); err == nil {
-		t.Error("no error for --public-url without a scheme")
+}
+
+// TestJoinURLWatcherFollowsChanges: with no --public-url the watcher keeps looking, and each new
+// URL is what URL returns before the banner hears of it; a --public-url never changes.
+func TestJoinURLWatcherFollowsChanges(t *testing.T) {
+	w := newJoinURLWatcher(serveConfig{Addr: "127.0.0.1:8080"}, 8080)
+	urls := []string{"", "http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}
+	var calls atomic.Int32
+	w.pick = func() string { return urls[min(int(calls.Add(1))-1, len(urls)-1)] }
+	w.every = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	seen := make(chan [2]string, 4)
+	go w.watch(ctx, func(before, now string) {
+		if w.URL() != now {
+			t.Errorf("URL() = %q while announcing %q", w.URL(), now)
+		}
+		seen <- [2]string{before, now}
+	})
+	for _, want := range [][2]string{{"http://127.0.0.1:8080/jam", ""}, {"", "http://10.0.0.7:8080/jam"}, {"http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}} {
+		select {
+		case got := <-seen:
+			if got != want {
+				t.Errorf("change %q, want %q", got, want)
+			}
+		case <-time.After(time.Second):
+			t.Fatalf("no change to %q", want[1])
+		}
+	}
+
+	fixed := newJoinURLWatcher(serveConfig{Addr: ":8080", PublicURL: "http://jam.example.org/jam"}, 8080)
+	done := make(chan struct{})
+	go func() { fixed.watch(ctx, func(string, string) { t.Error("a --public-url changed") }); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		t.Error("watch of a --public-url does not return at once")
 	}
 }
 

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,7 +54,7 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 			if err := cfg.validate(); err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, stdout, stderr)
+			return serve(cmd.Context(), cfg, getenv, stdout, stderr)
 		},
 	}
 	f := cmd.Flags()
@@ -83,6 +85,12 @@ func (c serveConfig) validate() error {
 	case c.CreateRateLimit < 0:
 		return errors.New("--create-rate-limit must be 0 (no limit) or more")
 	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q is not an http(s) URL", c.PublicURL)
+		}
+	}
 	return nil
 }
 
@@ -98,7 +106,7 @@ func defaultDataDir(getenv env) string {
 	return filepath.Join(home, ".local", "state", "jamd")
 }
 
-func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error {
+func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -123,6 +131,8 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	}
 	defer db.Close()
 
+	port := ln.Addr().(*net.TCPAddr).Port
+	join := newJoinURLWatcher(cfg, port)
 	srv, err := appliance.NewServer(appliance.Config{
 		ReconnectGrace:  cfg.ReconnectGrace,
 		MaxParticipants: cfg.MaxParticipants,
@@ -131,7 +141,7 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 		CreateRateLimit: cfg.CreateRateLimit,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Version:         version,
-		JoinURL:         currentJoinURL,
+		JoinURL:         join.URL,
 	}, db, webui.Dist(), log)
 	if err != nil {
 		return err
@@ -140,21 +150,27 @@ func serve(ctx context.Context, cfg serveConfig, stdout, stderr io.Writer) error
 	log.Info("jamd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
 	fmt.Fprintf(stdout, "jamd is running: open http://%s/jam on this machine\n", browsableAddr(ln.Addr()))
 
-	// Announce on the LAN and tell systemd we are ready; both stop when serving stops.
+	// Show where phones should go and announce on the LAN, following address changes, and tell
+	// systemd we are ready; all of it stops when serving stops.
 	lanCtx, stopLAN := context.WithCancel(ctx)
 	defer stopLAN()
-	joinURL, waitLAN, err := startLAN(lanCtx, cfg, ln.Addr().(*net.TCPAddr).Port, cfg.DataDir, stdout, log)
+	first := join.URL()
+	banner := &banner{cfg: cfg, port: port, stdout: stdout, log: log}
+	banner.first(first)
+	waitMDNS, err := startMDNS(lanCtx, cfg, port, log)
 	if err != nil {
 		return err
 	}
-	if joinURL != "" {
-		log.Info("join URL", "url", joinURL)
+	var watching sync.WaitGroup
+	watching.Go(func() { join.watch(lanCtx, banner.changed) })
+	if first != "" {
+		log.Info("join URL", "url", first)
 	} else {
 		log.Info("no LAN address yet: the join URL follows when there is one")
 	}
 	host, _, _ := net.SplitHostPort(cfg.Addr)
-	waitNotify := startNotify(lanCtx, log, localServer(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
-	defer func() { stopLAN(); waitNotify(); waitLAN() }()
+	waitNotify := startNotify(lanCtx, getenv, log, localServer(host, strconv.Itoa(port)))
+	defer func() { stopLAN(); waitNotify(); waitMDNS(); watching.Wait() }()
 
 	return srv.Serve(ctx, ln)
 }

@@ -224,6 +224,7 @@ func TestStartupErrorsAreOneSentence(t *testing.T) {
 		{"bad value", []string{"serve", "--reconnect-grace", "soon"}, nil, "invalid argument"},
 		{"bad env", []string{"serve"}, []string{"JAMD_MAX_PARTICIPANTS=lots"}, "JAMD_MAX_PARTICIPANTS"},
 		{"zero seats", []string{"serve", "--max-participants", "0"}, nil, "--max-participants"},
+		{"public URL without a scheme", []string{"serve", "--public-url", "jam.local"}, nil, "--public-url"},
 		{"busy port", []string{"serve", "--addr", busy.Addr().String(), "--data-dir", t.TempDir()}, nil, "already in use"},
 		{"locked database", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", lockedDir}, nil, "in use by another jamd"},
 		{"unusable data dir", []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(notADir, "sub")}, nil, "data dir"},
