@@ -2,6 +2,7 @@ package appliance_test
 
 import (
 	"math"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -449,7 +450,7 @@ func TestErrorsLeaveConnectionUsable(t *testing.T) {
 }
 
 func TestCreateRateLimit(t *testing.T) {
-	ts := MustServer(t, appliance.Config{CreateRateLimit: 3})
+	ts := MustServer(t, appliance.Config{CreateRateLimit: 3, AdminToken: "s3cret"})
 	for i := range 3 {
 		c := ts.Dial(t)
 		c.MustCreate("Ana")
@@ -457,7 +458,9 @@ func TestCreateRateLimit(t *testing.T) {
 	}
 	c := ts.Dial(t)
 	c.MustError("session:create", map[string]any{"userName": "Ana"}, "rate_limited")
-	if s := ts.Server.Stats(); s.SessionsCreated != 3 || s.ActiveSessions != 3 {
+	var s appliance.Stats
+	GetJSON(t, ts.URL+"/api/stats", http.Header{"Authorization": {"Bearer s3cret"}}, &s)
+	if s.SessionsCreated != 3 || s.ActiveSessions != 3 {
 		t.Errorf("stats after the limit: %+v", s)
 	}
 }

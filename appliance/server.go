@@ -29,9 +29,6 @@ func NewServer(cfg Config, store Store, webapp fs.FS, log *slog.Logger) (*Server
 	return &Server{cfg: cfg, hub: h, log: log, webapp: webapp}, nil
 }
 
-// Stats returns the figures /api/stats reports.
-func (s *Server) Stats() Stats { return s.hub.stats() }
-
 // Serve serves on ln until ctx is done, then stops accepting, closes every WebSocket with 1001,
 // waits for the connections' goroutines and returns. Every change was committed when it was
 // made, so nothing is left to save.

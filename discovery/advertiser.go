@@ -115,9 +115,6 @@ func TargetLabel(id, hostname string) string {
 // Instance returns the instance name being advertised.
 func (a *Advertiser) Instance() string { return a.cfg.Instance }
 
-// Host returns the SRV target the addresses are advertised under, e.g. "jamd-0123abcd.local.".
-func (a *Advertiser) Host() string { return a.host }
-
 // jamdText is the TXT record of the _jamd._tcp service.
 func (a *Advertiser) jamdText() []string {
 	return []string{"txtvers=1", "path=" + Path, "id=" + a.cfg.ID, "ver=" + a.cfg.Version}

@@ -158,8 +158,8 @@ func TestHostIsNotTheHostName(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.Host() != tt.want {
-			t.Errorf("ID %q, Hostname %q: Host() = %q, want %q", tt.id, tt.hostname, a.Host(), tt.want)
+		if host := discovery.AdvertiserHost(a); host != tt.want {
+			t.Errorf("ID %q, Hostname %q: host %q, want %q", tt.id, tt.hostname, host, tt.want)
 		}
 		if tt.hostname != "" && a.Instance() != discovery.DefaultInstance(tt.hostname) {
 			t.Errorf("Hostname %q: instance %q, want %q", tt.hostname, a.Instance(), discovery.DefaultInstance(tt.hostname))

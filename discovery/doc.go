@@ -45,6 +45,6 @@
 //
 // An Advertiser is used by one goroutine: NewAdvertiser, then Serve, which blocks until its
 // context is cancelled, sends the goodbye and returns; Serve must not be called twice. Instance
-// and Host may be called from any goroutine. Browse, Interfaces, JoinIP, AllIPv4 and ApplianceID
-// are safe to call from any goroutine; Browse blocks for at most its timeout.
+// may be called from any goroutine. Browse, Interfaces, JoinIP, AllIPv4 and ApplianceID are safe
+// to call from any goroutine; Browse blocks for at most its timeout.
 package discovery

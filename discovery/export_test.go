@@ -20,3 +20,6 @@ var NewCandidate = func(addr string, defaultRoute bool) Candidate {
 
 // PickJoinIP ranks candidates as JoinIP does.
 var PickJoinIP = pickJoinIP
+
+// AdvertiserHost is the SRV target a's addresses are advertised under, e.g. "jamd-0123abcd.local.".
+func AdvertiserHost(a *Advertiser) string { return a.host }

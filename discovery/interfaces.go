@@ -133,9 +133,6 @@ func JoinIP(iface string) (ip netip.Addr, ok bool) {
 	var cands []candidate
 	def := DefaultRouteInterface()
 	for _, ifi := range ifis {
-		if iface == "" && (ifi.Flags&net.FlagLoopback != 0 || IsVirtual(ifi.Name)) {
-			continue
-		}
 		for _, a := range ipv4Addrs(ifi, true) {
 			cands = append(cands, candidate{addr: a, defaultRoute: ifi.Name == def})
 		}
