@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # exceeded" when a duration runs out on a busy machine (go.dev/issue/75804, fixed in 1.27).
 FUZZTIME ?= 50000x
 
-.PHONY: all build test deps go-deps web-deps test-tools go-test fuzz web-test web-dist e2e bench release clean
+.PHONY: all build test deps go-deps web-deps test-tools go-test fuzz web-test web-dist e2e sync-lab sync-lab-short bench release clean
 
 all: build
 
@@ -14,7 +14,7 @@ all: build
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o jamd ./cmd/jamd
 
-test: deps go-test fuzz web-test web-dist e2e
+test: deps go-test fuzz web-test web-dist e2e sync-lab-short
 
 deps: go-deps web-deps test-tools
 
@@ -60,6 +60,21 @@ web-dist:
 
 e2e: build
 	cd webui && JAMD_BIN=$(CURDIR)/jamd npm run e2e
+
+# The sync lab: how close to the server's beat, and to each other, 4 pages of one session play
+# (webui/e2e/synclab.mjs). The full lab rebuilds the web app first so the binary embeds what
+# webui/src is now; figures go to stdout and webui/e2e-output/sync-lab-*.json.
+sync-lab:
+	cd webui && npm run build
+	$(MAKE) build
+	cd webui && JAMD_BIN=$(CURDIR)/jamd npm run sync-lab -- --jitter 0 --cycles 3
+	cd webui && JAMD_BIN=$(CURDIR)/jamd npm run sync-lab -- --jitter 20,10 --cycles 3
+
+# Half a minute of it for make test, under 20±10 ms of network jitter, with a loose bound that a
+# busy 2-core CI machine still meets. make test has built the web app (web-dist) by now.
+SYNC_LAB_MAX_P95 ?= 5
+sync-lab-short: build
+	cd webui && JAMD_BIN=$(CURDIR)/jamd npm run sync-lab -- --short --jitter 20,10 --max-p95 $(SYNC_LAB_MAX_P95)
 
 # Figures for docs/benchmarks.md.
 bench:

@@ -72,6 +72,8 @@ func (h *Hub) handle(c *Client, req Request) {
 		err = r.sync(c, req.ID)
 	case change: // tempo, key, playback, set-step, clear
 		err = r.change(c, req.Type, req.ID, d)
+	default: // a decoder in the table without a case here: a bug, but the client still gets an answer
+		err = Errorf(EUNKNOWNTYPE, "This jam box does not know the message type %q.", req.Type)
 	}
 	if err != nil {
 		c.enqueue(errorFrame(req.ID, err))
