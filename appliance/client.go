@@ -3,6 +3,7 @@ package appliance
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -10,9 +11,13 @@ import (
 
 // Timing and sizes of one connection (the writer owns pings and deadlines).
 const (
-	writeWait      = 10 * time.Second // time allowed to write one frame
-	pongWait       = 60 * time.Second // a peer silent for this long is gone
-	pingPeriod     = 25 * time.Second // must be below pongWait
+	writeWait = 10 * time.Second // time allowed to write one frame
+	// A phone that vanished without closing its socket must show as reconnecting within seconds.
+	// Any frame counts as a sign of life (the web app sends clock pings several times a second),
+	// so the server pings only a connection that has been quiet for pingPeriod: an idle phone's
+	// radio is not woken for nothing.
+	pongWait       = 12 * time.Second // a peer silent for this long is gone
+	pingPeriod     = 5 * time.Second  // must be well below pongWait
 	sendQueueLen   = 256              // frames queued for a client before it counts as stuck
 	closeTakenOver = 4002             // the seat was resumed by a newer connection
 	closeSlow      = 4001             // the client did not read its frames fast enough
@@ -37,8 +42,9 @@ type Client struct {
 	room *Room // the session this connection is seated in, or nil
 	pid  string
 
-	tokens    float64   // request budget left (read goroutine only)
-	tokenTime time.Time // when tokens was last topped up
+	lastRead  atomic.Int64 // unix ns of the last frame or pong read, for the writer's pings
+	tokens    float64      // request budget left (read goroutine only)
+	tokenTime time.Time    // when tokens was last topped up
 
 	kickOnce sync.Once
 }
@@ -46,6 +52,10 @@ type Client struct {
 func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
 	return &Client{hub: h, conn: conn, remoteIP: remoteIP, send: make(chan []byte, sendQueueLen), done: make(chan struct{})}
 }
+
+// inSession reports whether c holds a seat: it sat down, and the seat was not taken over or
+// removed since. Called on the read goroutine only.
+func (c *Client) inSession() bool { return c.room != nil && c.room.holds(c) }
 
 // seat records which seat this connection holds. Called on the read goroutine only
 // (join, create and leave run there).
@@ -96,10 +106,12 @@ func (c *Client) readPump() {
 		}
 	}()
 	c.conn.SetReadLimit(MaxFrameBytes)
-	c.conn.SetReadDeadline(time.Now().Add(pongWait))
-	c.conn.SetPongHandler(func(string) error {
+	alive := func() error {
+		c.lastRead.Store(time.Now().UnixNano())
 		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
-	})
+	}
+	alive()
+	c.conn.SetPongHandler(func(string) error { return alive() })
 	for {
 		kind, frame, err := c.conn.ReadMessage()
 		if err != nil {
@@ -113,7 +125,7 @@ func (c *Client) readPump() {
 			}
 			return
 		}
-		c.conn.SetReadDeadline(time.Now().Add(pongWait))
+		alive()
 		if kind != websocket.TextMessage {
 			c.enqueue(errorFrame("", Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")))
 			continue
@@ -160,6 +172,9 @@ func (c *Client) writePump() {
 				return
 			}
 		case <-ping.C:
+			if time.Since(time.Unix(0, c.lastRead.Load())) < pingPeriod {
+				continue // heard from it just now
+			}
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				c.kick(websocket.CloseAbnormalClosure, "")
 				return

@@ -8,11 +8,13 @@ const (
 	DefaultReconnectGrace  = 30 * time.Second
 	DefaultMaxParticipants = 10
 	DefaultSessionTTL      = 24 * time.Hour
+	DefaultSeatHold        = 6 * time.Hour
 )
 
 // Config holds the appliance's options. The zero value of each field is a documented default.
 type Config struct {
-	ReconnectGrace  time.Duration    // how long a dropped seat is kept; 0 means DefaultReconnectGrace
+	ReconnectGrace  time.Duration    // how long a dropped seat shows as reconnecting before away; 0 means DefaultReconnectGrace
+	SeatHold        time.Duration    // how long an away seat is kept; 0 means DefaultSeatHold
 	MaxParticipants int              // seats per session; 0 means DefaultMaxParticipants
 	SessionTTL      time.Duration    // idle sessions are deleted after this; 0 means DefaultSessionTTL
 	CreateRateLimit int              // session creations per minute per client address; 0 means no limit
@@ -28,6 +30,7 @@ func (c Config) reconnectGrace() time.Duration {
 }
 func (c Config) maxParticipants() int      { return orDefault(c.MaxParticipants, DefaultMaxParticipants) }
 func (c Config) sessionTTL() time.Duration { return orDefault(c.SessionTTL, DefaultSessionTTL) }
+func (c Config) seatHold() time.Duration   { return orDefault(c.SeatHold, DefaultSeatHold) }
 
 func orDefault[T comparable](v, def T) T {
 	var zero T

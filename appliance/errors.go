@@ -7,21 +7,25 @@ import (
 
 // Error codes, shared by the wire protocol and the HTTP API. docs/protocol.md lists when each is sent.
 const (
-	EINVALIDMESSAGE   = "invalid_message"
-	EUNKNOWNTYPE      = "unknown_type"
-	EINVALIDROOMCODE  = "invalid_room_code"
-	ENOTFOUND         = "room_not_found"
-	EROOMFULL         = "room_full"
-	EINVALIDNAME      = "invalid_name"
-	EINVALIDTEMPO     = "invalid_tempo"
-	EINVALIDKEY       = "invalid_key"
-	EINVALIDPATTERN   = "invalid_pattern"
-	EFORBIDDEN        = "forbidden"
-	ENOTINSESSION     = "not_in_session"
-	EALREADYINSESSION = "already_in_session"
-	ERATELIMITED      = "rate_limited"
-	EINTERNAL         = "internal"
-	EUNAUTHORIZED     = "unauthorized" // HTTP only
+	EINVALIDMESSAGE     = "invalid_message"
+	EUNKNOWNTYPE        = "unknown_type"
+	EINVALIDROOMCODE    = "invalid_room_code"
+	ENOTFOUND           = "room_not_found"
+	EROOMFULL           = "room_full"
+	EINVALIDNAME        = "invalid_name"
+	EINVALIDTEMPO       = "invalid_tempo"
+	EINVALIDKEY         = "invalid_key"
+	EINVALIDPATTERN     = "invalid_pattern"
+	EFORBIDDEN          = "forbidden"
+	EROOMLOCKED         = "room_locked"
+	EREMOVED            = "removed"
+	ESEATTAKEN          = "seat_taken"
+	EINVALIDPARTICIPANT = "invalid_participant"
+	ENOTINSESSION       = "not_in_session"
+	EALREADYINSESSION   = "already_in_session"
+	ERATELIMITED        = "rate_limited"
+	EINTERNAL           = "internal"
+	EUNAUTHORIZED       = "unauthorized" // HTTP only
 )
 
 // Error is the one error type a client ever sees: a code from the list above and a sentence a
@@ -96,4 +100,8 @@ func errInvalidStep() error {
 // errMissing is a request that lacks a required field.
 func errMissing(typ, field string) error {
 	return Errorf(EINVALIDMESSAGE, "A %s message needs %s.", typ, field)
+}
+
+func errNoSuchParticipant() error {
+	return Errorf(EINVALIDPARTICIPANT, "Nobody in this session has that id.")
 }

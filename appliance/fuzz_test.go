@@ -19,6 +19,9 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"type":"pattern:set-step","data":{"track":"kick","step":3,"on":true}}`,
 		`{"type":"pattern:clear"}`, `{"type":"state:request-sync","data":null}`, `{"type":"session:leave","data":{}}`,
 		`{"type":"clock:ping","data":{"t0":123.4}}`, `{"type":5}`, `[]`, `{`, ``, `{"type":"x","id":{}}`,
+		`{"type":"session:join","data":{"roomCode":"K7M2QX","userName":"Bo","resumeToken":"t","attempt":1795665000000.5}}`,
+		`{"type":"session:remove","data":{"userId":"p_x"}}`, `{"type":"session:set-host","data":{"userId":7}}`,
+		`{"type":"session:settings","data":{"locked":true}}`, `{"type":"session:settings","data":{"openPlayback":null}}`,
 	} {
 		f.Add([]byte(seed))
 	}

@@ -225,7 +225,13 @@ func (c *Client) ExpectType(typ string) Frame {
 // Expect waits for the first frame that match accepts and takes it out of the inbox.
 func (c *Client) Expect(match func(Frame) bool, what string) Frame {
 	c.tb.Helper()
-	deadline := time.After(wait)
+	return c.ExpectWithin(wait, match, what)
+}
+
+// ExpectWithin is Expect with its own time limit.
+func (c *Client) ExpectWithin(d time.Duration, match func(Frame) bool, what string) Frame {
+	c.tb.Helper()
+	deadline := time.After(d)
 	for {
 		c.mu.Lock()
 		for i, f := range c.inbox {
@@ -247,7 +253,7 @@ func (c *Client) Expect(match func(Frame) bool, what string) Frame {
 				c.tb.Fatalf("connection closed (%v) while waiting for %s; inbox: %v", c.CloseError(), what, got)
 			}
 		case <-deadline:
-			c.tb.Fatalf("no %s within %v; inbox: %v", what, wait, got)
+			c.tb.Fatalf("no %s within %v; inbox: %v", what, d, got)
 		}
 	}
 }
@@ -293,6 +299,13 @@ type Participant struct {
 	IsHost    bool   `json:"isHost"`
 	JoinedAt  string `json:"joinedAt"`
 	Connected bool   `json:"connected"`
+	Presence  string `json:"presence"`
+	AwaySince string `json:"awaySince"`
+}
+
+type Settings struct {
+	Locked       bool `json:"locked"`
+	OpenPlayback bool `json:"openPlayback"`
 }
 
 type Anchor struct {
@@ -319,6 +332,8 @@ type Welcome struct {
 	RoomCode     string        `json:"roomCode"`
 	You          Participant   `json:"you"`
 	Participants []Participant `json:"participants"`
+	HomeHostID   string        `json:"homeHostId"`
+	Settings     Settings      `json:"settings"`
 	State        State         `json:"state"`
 	ResumeToken  string        `json:"resumeToken"`
 }

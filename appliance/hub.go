@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,13 +40,24 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
 	}
-	// Every seat comes back dropped with a fresh grace period, so its owner can resume it.
+	// Every seat comes back as it was left: one that was away is away, and one that was
+	// connected (or had only just dropped) is reconnecting with a fresh grace period, so its
+	// owner can resume it. The host role stays as it was.
+	now := h.now()
 	for _, s := range sessions {
 		r := newRoom(h, s)
 		r.mu.Lock()
 		for i := range s.Participants {
-			s.Participants[i].Connected = false
-			r.startGrace(s.Participants[i].ID)
+			p := &s.Participants[i]
+			if !p.AwaySince.IsZero() && now.Sub(p.AwaySince) >= cfg.reconnectGrace() {
+				p.Presence = Away
+				continue
+			}
+			if p.AwaySince.IsZero() {
+				p.AwaySince = now
+			}
+			p.Presence = Reconnecting
+			r.startGrace(p.ID, cfg.reconnectGrace())
 		}
 		r.mu.Unlock()
 		h.rooms[s.Code] = r
@@ -70,6 +82,12 @@ func (h *Hub) handle(c *Client, req Request) {
 		err = r.leave(c, req.ID)
 	case *RequestSyncData:
 		err = r.sync(c, req.ID)
+	case *RemoveData:
+		err = r.removeParticipant(c, req.ID, d)
+	case *SettingsData:
+		err = r.changeSettings(c, req.ID, d)
+	case *SetHostData:
+		err = r.setHost(c, req.ID, d)
 	case change: // tempo, key, playback, set-step, clear
 		err = r.change(c, req.Type, req.ID, d)
 	default: // a decoder in the table without a case here: a bug, but the client still gets an answer
@@ -82,7 +100,7 @@ func (h *Hub) handle(c *Client, req Request) {
 
 // create starts a session with c as its host.
 func (h *Hub) create(c *Client, re string, d *CreateData) error {
-	if c.room != nil {
+	if c.inSession() {
 		return errAlreadyInSession()
 	}
 	name, err := NormalizeName(d.UserName)
@@ -124,7 +142,7 @@ func (h *Hub) create(c *Client, re string, d *CreateData) error {
 
 // join seats c in the session named by d.RoomCode.
 func (h *Hub) join(c *Client, re string, d *JoinData) error {
-	if c.room != nil {
+	if c.inSession() {
 		return errAlreadyInSession()
 	}
 	code, err := NormalizeRoomCode(d.RoomCode)
@@ -177,15 +195,21 @@ func (h *Hub) deleteRoom(r *Room, why string) error {
 	return nil
 }
 
-// sweep deletes sessions that nobody is connected to and that have been idle for the TTL.
+// sweep frees the seats that have been away longer than the seat hold, and deletes sessions
+// that nobody is connected to and that have been idle for the TTL.
 func (h *Hub) sweep() {
 	h.mu.Lock()
 	rooms := h.roomList()
 	h.mu.Unlock()
-	cutoff := h.now().Add(-h.cfg.sessionTTL())
+	now := h.now()
 	for _, r := range rooms {
 		r.mu.Lock()
-		if !r.gone && len(r.members) == 0 && r.s.LastActive.Before(cutoff) {
+		for _, p := range slices.Clone(r.s.Participants) {
+			if !r.gone && p.Presence == Away && now.Sub(p.AwaySince) > h.cfg.seatHold() {
+				r.removeSeat(p.ID, "away too long", nil, "", nil) // a refusing disk: try again next sweep
+			}
+		}
+		if !r.gone && len(r.members) == 0 && r.s.LastActive.Before(now.Add(-h.cfg.sessionTTL())) {
 			h.deleteRoom(r, "idle")
 		}
 		r.mu.Unlock()
@@ -195,7 +219,7 @@ func (h *Hub) sweep() {
 
 // runSweeper sweeps until ctx is done.
 func (h *Hub) runSweeper(ctx context.Context) {
-	t := time.NewTicker(min(h.cfg.sessionTTL()/10, time.Minute))
+	t := time.NewTicker(min(h.cfg.sessionTTL()/10, h.cfg.seatHold()/10, time.Minute))
 	defer t.Stop()
 	for {
 		select {

@@ -41,27 +41,30 @@ func TestDropResumeAndGrace(t *testing.T) {
 	// The resumed seat works like before.
 	back.MustRequest("state:tempo-change", map[string]any{"tempo": 100}, "state:tempo-change")
 
-	// Dropped past the grace: the seat is gone.
+	// Dropped: reconnecting, since when; past the grace: away, and the seat stays.
 	back.Conn.Close()
-	host.ExpectType("session:user-updated")
-	var left struct{ UserID string }
-	host.ExpectType("session:user-left").Decode(t, &left)
-	if left.UserID != wg.You.ID {
-		t.Errorf("user-left = %q", left.UserID)
+	host.ExpectType("session:user-updated").Decode(t, &upd)
+	if upd.User.Presence != "reconnecting" || upd.User.AwaySince == "" {
+		t.Errorf("dropped seat = %+v, want reconnecting since a time", upd.User)
 	}
-	// Its token no longer resumes anything: the join takes a new seat.
+	host.ExpectType("session:user-updated").Decode(t, &upd)
+	if upd.User.Presence != "away" || upd.User.Connected || upd.User.AwaySince == "" {
+		t.Errorf("after the grace = %+v, want away", upd.User)
+	}
+	host.ExpectNone("session:user-left", 2*grace)
+	// Its token still resumes it.
 	again := ts.Dial(t)
 	var wa Welcome
-	again.MustRequest("session:join", map[string]any{"roomCode": w.RoomCode, "userName": "Guest 2", "resumeToken": wg.ResumeToken},
+	again.MustRequest("session:join", map[string]any{"roomCode": w.RoomCode, "userName": "ignored", "resumeToken": wg.ResumeToken},
 		"session:joined").Decode(t, &wa)
-	if wa.You.ID == wg.You.ID || wa.You.Name != "Guest 2" {
-		t.Errorf("stale token resumed a seat: %+v", wa.You)
+	if wa.You.ID != wg.You.ID || wa.You.Name != "Guest" || wa.You.Presence != "connected" || wa.You.AwaySince != "" {
+		t.Errorf("resumed after a break as %+v", wa.You)
 	}
-	// A stale token with a bad name is a bad name.
+	// A token that matches no seat, with a bad name, is a bad name.
 	ts.Dial(t).MustError("session:join", map[string]any{"roomCode": w.RoomCode, "userName": "", "resumeToken": "nope"}, "invalid_name")
 }
 
-func TestHostKeepsRoleThroughGraceThenHandsOver(t *testing.T) {
+func TestHostKeepsRoleThroughGraceThenSomeoneStandsIn(t *testing.T) {
 	const grace = 400 * time.Millisecond
 	ts := MustServer(t, appliance.Config{ReconnectGrace: grace})
 	host, guest, w, wg := MustRoom(t, ts)
@@ -81,12 +84,29 @@ func TestHostKeepsRoleThroughGraceThenHandsOver(t *testing.T) {
 	}
 	third.MustError("state:playback-control", map[string]any{"isPlaying": true}, "forbidden")
 
-	var hc struct{ HostID string }
+	var hc struct{ HostID, HomeHostID string }
+	third.ExpectType("session:user-updated") // the host is away
 	third.ExpectType("session:host-changed").Decode(t, &hc)
-	if hc.HostID != w3.You.ID {
-		t.Errorf("host went to %q, want the connected Third %q (guest was %q)", hc.HostID, w3.You.ID, wg.You.ID)
+	if hc.HostID != w3.You.ID || hc.HomeHostID != w.You.ID {
+		t.Errorf("host-changed = %+v, want the connected Third %q standing in for %q (guest was %q)", hc, w3.You.ID, w.You.ID, wg.You.ID)
 	}
 	third.MustRequest("state:playback-control", map[string]any{"isPlaying": true}, "state:playback-control")
+
+	// The host is back from the break: the role goes home.
+	back := ts.Dial(t)
+	var wb Welcome
+	back.MustRequest("session:join", map[string]any{"roomCode": w.RoomCode, "userName": "x", "resumeToken": w.ResumeToken},
+		"session:joined").Decode(t, &wb)
+	if !wb.You.IsHost || wb.HomeHostID != "" {
+		t.Errorf("the host came back as %+v (home %q), want the role back", wb.You, wb.HomeHostID)
+	}
+	third.ExpectType("session:user-updated")
+	hc = struct{ HostID, HomeHostID string }{}
+	third.ExpectType("session:host-changed").Decode(t, &hc)
+	if hc.HostID != w.You.ID || hc.HomeHostID != "" {
+		t.Errorf("host-changed on return = %+v", hc)
+	}
+	third.MustError("state:playback-control", map[string]any{"isPlaying": false}, "forbidden")
 }
 
 func TestHostGoesToDroppedSeatWhenNobodyIsConnected(t *testing.T) {

@@ -33,6 +33,9 @@ const (
 	TypeSync            = "state:sync"
 	TypeSetStep         = "pattern:set-step"
 	TypeClearPattern    = "pattern:clear"
+	TypeRemove          = "session:remove"
+	TypeSettings        = "session:settings"
+	TypeSetHost         = "session:set-host"
 	TypeClockPing       = "clock:ping"
 	TypeClockPong       = "clock:pong"
 	TypeError           = "error"
@@ -48,8 +51,13 @@ type Request struct {
 // Payloads of client requests, as DecodeRequest returns them: one type per message type, so
 // Hub.handle routes every request with one type switch.
 type (
-	CreateData      struct{ UserName string }
-	JoinData        struct{ RoomCode, UserName, ResumeToken string }
+	CreateData struct{ UserName string }
+	JoinData   struct {
+		RoomCode, UserName, ResumeToken string
+		// Attempt grows with every connection attempt of a device for a seat (the web app sends
+		// its clock); a resume from an older attempt than the live one holding the seat is stale.
+		Attempt float64
+	}
 	LeaveData       struct{}
 	RequestSyncData struct{}
 	TempoData       struct{ Tempo float64 }
@@ -62,6 +70,9 @@ type (
 	}
 	ClearPatternData struct{}
 	PingData         struct{ T0 json.RawMessage }
+	RemoveData       struct{ UserID string }
+	SetHostData      struct{ UserID string }
+	SettingsData     struct{ Locked, OpenPlayback *bool } // nil: unchanged
 )
 
 // decoder reads the payload of a message of type typ; data is a JSON object, null or absent.
@@ -80,6 +91,9 @@ var decoders = map[string]decoder{
 	TypeSetStep:         decodeSetStep,
 	TypeClearPattern:    noData[ClearPatternData],
 	TypeClockPing:       decodePing,
+	TypeRemove:          decodeRemove,
+	TypeSetHost:         decodeSetHost,
+	TypeSettings:        decodeSettings,
 }
 
 // DecodeRequest parses one client frame. It returns an *Error (EINVALIDMESSAGE or EUNKNOWNTYPE)
@@ -140,6 +154,7 @@ func decodeJoin(typ string, data json.RawMessage) (any, error) {
 		RoomCode    *string `json:"roomCode"`
 		UserName    *string `json:"userName"`
 		ResumeToken string  `json:"resumeToken"`
+		Attempt     float64 `json:"attempt"`
 	}
 	if err := decodeData(data, &d); err != nil {
 		return nil, err
@@ -150,7 +165,7 @@ func decodeJoin(typ string, data json.RawMessage) (any, error) {
 	case d.UserName == nil:
 		return nil, errMissing(typ, "userName")
 	}
-	return &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken}, nil
+	return &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken, Attempt: d.Attempt}, nil
 }
 
 func decodeTempo(_ string, data json.RawMessage) (any, error) {
@@ -209,6 +224,43 @@ func decodeSetStep(typ string, data json.RawMessage) (any, error) {
 		return nil, errInvalidStep()
 	}
 	return &SetStepData{Track: *d.Track, Step: int(*d.Step), On: *d.On}, nil
+}
+
+func decodeRemove(typ string, data json.RawMessage) (any, error) {
+	id, err := decodeUserID(typ, data)
+	return &RemoveData{UserID: id}, err
+}
+
+func decodeSetHost(typ string, data json.RawMessage) (any, error) {
+	id, err := decodeUserID(typ, data)
+	return &SetHostData{UserID: id}, err
+}
+
+func decodeUserID(typ string, data json.RawMessage) (string, error) {
+	var d struct {
+		UserID *string `json:"userId"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return "", err
+	}
+	if d.UserID == nil {
+		return "", errMissing(typ, "userId")
+	}
+	return *d.UserID, nil
+}
+
+func decodeSettings(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		Locked       *bool `json:"locked"`
+		OpenPlayback *bool `json:"openPlayback"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if d.Locked == nil && d.OpenPlayback == nil {
+		return nil, errMissing(typ, "locked or openPlayback")
+	}
+	return &SettingsData{Locked: d.Locked, OpenPlayback: d.OpenPlayback}, nil
 }
 
 // decodePing keeps t0 as the raw JSON the client sent: clock:pong echoes it byte for byte.
@@ -282,11 +334,13 @@ func errorFrame(re string, err error) []byte {
 
 // ParticipantView is a Participant as the wire shows it.
 type ParticipantView struct {
-	ID        string `json:"id"`
-	Name      string `json:"name"`
-	IsHost    bool   `json:"isHost"`
-	JoinedAt  string `json:"joinedAt"`
-	Connected bool   `json:"connected"`
+	ID        string   `json:"id"`
+	Name      string   `json:"name"`
+	IsHost    bool     `json:"isHost"`
+	JoinedAt  string   `json:"joinedAt"`
+	Connected bool     `json:"connected"`
+	Presence  Presence `json:"presence"`
+	AwaySince string   `json:"awaySince,omitempty"` // while reconnecting or away
 }
 
 // StateView is State as the wire shows it.
@@ -302,8 +356,12 @@ type StateView struct {
 }
 
 func (s *Session) participantView(p Participant) ParticipantView {
-	return ParticipantView{ID: p.ID, Name: p.Name, IsHost: p.ID == s.HostID,
-		JoinedAt: p.JoinedAt.UTC().Format(time.RFC3339), Connected: p.Connected}
+	v := ParticipantView{ID: p.ID, Name: p.Name, IsHost: p.ID == s.HostID,
+		JoinedAt: p.JoinedAt.UTC().Format(time.RFC3339), Connected: p.Presence == Connected, Presence: p.Presence}
+	if p.Presence != Connected && !p.AwaySince.IsZero() {
+		v.AwaySince = p.AwaySince.UTC().Format(time.RFC3339)
+	}
+	return v
 }
 
 func (s *Session) participantsView() []ParticipantView {
@@ -320,17 +378,31 @@ func (s *Session) stateView(now float64) StateView {
 		Scale: st.Scale, Anchor: st.Anchor, Pattern: st.Pattern, Version: st.Version}
 }
 
-// welcome is the data of session:created and session:joined.
-type welcome struct {
-	RoomCode     string            `json:"roomCode"`
-	You          ParticipantView   `json:"you"`
-	Participants []ParticipantView `json:"participants"`
-	State        StateView         `json:"state"`
-	ResumeToken  string            `json:"resumeToken"`
-}
-
+// syncData is the data of state:sync, and the most of session:created and session:joined.
 type syncData struct {
 	RoomCode     string            `json:"roomCode"`
 	Participants []ParticipantView `json:"participants"`
+	HomeHostID   string            `json:"homeHostId,omitempty"` // the host a stand-in runs the room for
+	Settings     Settings          `json:"settings"`
 	State        StateView         `json:"state"`
+}
+
+// welcome is the data of session:created and session:joined.
+type welcome struct {
+	syncData
+	You         ParticipantView `json:"you"`
+	ResumeToken string          `json:"resumeToken"`
+}
+
+// userLeft is the data of session:user-left.
+type userLeft struct {
+	UserID string `json:"userId"`
+	Reason string `json:"reason"`       // left, removed, replaced, away too long
+	By     string `json:"by,omitempty"` // the host who removed them
+}
+
+// sessionLeft is the data of session:left.
+type sessionLeft struct {
+	RoomCode string `json:"roomCode"`
+	Reason   string `json:"reason,omitempty"` // "removed" when the host removed this seat
 }

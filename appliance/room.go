@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"slices"
 	"sync"
 	"time"
 )
@@ -10,15 +11,16 @@ import (
 type Room struct {
 	hub *Hub
 
-	mu      sync.Mutex
-	s       *Session
-	members map[string]*Client     // participant id → their live connection
-	grace   map[string]*time.Timer // participant id → the timer that ends their dropped seat
-	gone    bool                   // deleted: nobody may join or change it any more
+	mu       sync.Mutex
+	s        *Session
+	members  map[string]*Client     // participant id → their live connection
+	grace    map[string]*time.Timer // participant id → the timer that shows their dropped seat as away
+	attempts map[string]float64     // participant id → the connection attempt holding the seat (JoinData.Attempt)
+	gone     bool                   // deleted: nobody may join or change it any more
 }
 
 func newRoom(h *Hub, s *Session) *Room {
-	return &Room{hub: h, s: s, members: map[string]*Client{}, grace: map[string]*time.Timer{}}
+	return &Room{hub: h, s: s, members: map[string]*Client{}, grace: map[string]*time.Timer{}, attempts: map[string]float64{}}
 }
 
 // commit makes next the room's session once the store has it on disk. Call with mu held.
@@ -50,8 +52,10 @@ func (r *Room) join(c *Client, re string, d *JoinData) error {
 	}
 	if d.ResumeToken != "" {
 		if i := r.s.seatByToken(d.ResumeToken); i >= 0 {
-			r.resume(c, re, i, d.ResumeToken)
-			return nil
+			return r.resume(c, re, i, d)
+		}
+		if r.s.isRemoved(d.ResumeToken) {
+			return Errorf(EREMOVED, "The host removed you from this session.")
 		}
 	}
 	// A resumed seat keeps its name, so only a new seat needs a valid one.
@@ -59,51 +63,87 @@ func (r *Room) join(c *Client, re string, d *JoinData) error {
 	if err != nil {
 		return err
 	}
-	if len(r.s.Participants) >= r.hub.cfg.maxParticipants() {
-		return Errorf(EROOMFULL, "This session is full: all %d seats are taken.", r.hub.cfg.maxParticipants())
+	if r.s.Settings.Locked {
+		return Errorf(EROOMLOCKED, "This session is locked: ask the host to let you in.")
+	}
+	next := r.s.clone()
+	replaced := ""
+	if len(next.Participants) >= r.hub.cfg.maxParticipants() {
+		// A full room gives a newcomer the seat that has been away longest.
+		i := next.longestAway()
+		if i < 0 {
+			return Errorf(EROOMFULL, "This session is full: all %d seats are taken.", r.hub.cfg.maxParticipants())
+		}
+		replaced = next.Participants[i].ID
+		next.Participants = slices.Delete(next.Participants, i, i+1)
 	}
 	p, token := newParticipant(name, r.hub.now())
-	next := r.s.clone()
 	next.Participants = append(next.Participants, p)
-	if err := r.commit(next); err != nil {
+	hostFrame, err := r.commitSeats(next)
+	if err != nil {
 		return err
 	}
+	if replaced != "" {
+		r.forgetSeat(replaced)
+		r.broadcast(encode(TypeUserLeft, "", userLeft{UserID: replaced, Reason: "replaced"}), nil)
+	}
 	r.members[p.ID] = c
+	r.attempts[p.ID] = d.Attempt
 	c.seat(r, p.ID)
 	c.enqueue(encode(TypeSessionJoined, re, r.welcome(p, token)))
 	r.broadcast(encode(TypeUserJoined, "", map[string]any{"user": r.s.participantView(p)}), c)
+	if hostFrame != nil {
+		r.broadcast(hostFrame, c)
+	}
 	r.hub.log.Info("participant joined", "room", r.s.Code, "participant", p.ID, "participants", len(r.s.Participants))
 	return nil
 }
 
 // resume gives seat i to c. A connection still holding the seat (a reload can beat the old
-// socket's close) is closed with closeTakenOver. Call with mu held.
-func (r *Room) resume(c *Client, re string, i int, token string) {
+// socket's close) is closed with closeTakenOver, unless it came from a later attempt of the
+// same device: then this resume is the stale one, delivered late over flaky Wi-Fi, and is
+// refused. Call with mu held.
+func (r *Room) resume(c *Client, re string, i int, d *JoinData) error {
 	p := &r.s.Participants[i]
-	if old := r.members[p.ID]; old != nil && old != c {
+	old := r.members[p.ID]
+	if old != nil && old != c {
+		if d.Attempt > 0 && d.Attempt <= r.attempts[p.ID] {
+			r.hub.log.Info("stale resume refused", "room", r.s.Code, "participant", p.ID)
+			return Errorf(ESEATTAKEN, "A newer connection of yours holds this seat.")
+		}
 		old.kick(closeTakenOver, "seat taken over by a newer connection")
 	}
 	if t := r.grace[p.ID]; t != nil {
 		t.Stop()
 		delete(r.grace, p.ID)
 	}
-	p.Connected = true
+	p.Presence, p.AwaySince = Connected, time.Time{}
 	r.s.LastActive = r.hub.now()
 	r.members[p.ID] = c
+	r.attempts[p.ID] = d.Attempt
 	c.seat(r, p.ID)
-	c.enqueue(encode(TypeSessionJoined, re, r.welcome(*p, token)))
+	hostFrame := r.settleHost() // a host back from a break gets the role back
+	c.enqueue(encode(TypeSessionJoined, re, r.welcome(*p, d.ResumeToken)))
 	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(*p)}), c)
+	if hostFrame != nil {
+		r.broadcast(hostFrame, c)
+	}
 	r.hub.log.Info("participant resumed", "room", r.s.Code, "participant", p.ID)
+	return nil
 }
 
 func (r *Room) welcome(you Participant, token string) welcome {
-	return welcome{RoomCode: r.s.Code, You: r.s.participantView(you), Participants: r.s.participantsView(),
-		State: r.s.stateView(serverMs(r.hub.now())), ResumeToken: token}
+	return welcome{syncData: r.syncData(), You: r.s.participantView(you), ResumeToken: token}
+}
+
+func (r *Room) syncData() syncData {
+	return syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), HomeHostID: r.s.HomeHostID,
+		Settings: r.s.Settings, State: r.s.stateView(serverMs(r.hub.now()))}
 }
 
 // lockSeat locks r for a request from c, or returns ENOTINSESSION without the lock when c does
-// not hold a seat in it: r is nil (c never sat down), r is gone, or c's seat was taken over
-// (a request still in flight from a tab whose seat a reload resumed).
+// not hold a seat in it: r is nil (c never sat down), r is gone, c's seat was taken over (a
+// request still in flight from a tab whose seat a reload resumed), or the host removed it.
 func (r *Room) lockSeat(c *Client) error {
 	if r == nil {
 		return errNotInSession()
@@ -116,6 +156,15 @@ func (r *Room) lockSeat(c *Client) error {
 	return nil
 }
 
+// holds reports whether c still holds its seat in r.
+func (r *Room) holds(c *Client) bool {
+	if err := r.lockSeat(c); err != nil {
+		return false
+	}
+	r.mu.Unlock()
+	return true
+}
+
 // leave removes c's seat at its request. The leaver hears only session:left, not its own
 // user-left, so it is out of the broadcast before the seat goes.
 func (r *Room) leave(c *Client, re string) error {
@@ -124,31 +173,33 @@ func (r *Room) leave(c *Client, re string) error {
 	}
 	defer r.mu.Unlock()
 	delete(r.members, c.pid)
-	if err := r.removeSeat(c.pid, "left"); err != nil {
+	if err := r.removeSeat(c.pid, "left", nil, "", nil); err != nil {
 		r.members[c.pid] = c
 		return err
 	}
 	c.seat(nil, "")
-	c.enqueue(encode(TypeSessionLeft, re, map[string]string{"roomCode": r.s.Code}))
+	c.enqueue(encode(TypeSessionLeft, re, sessionLeft{RoomCode: r.s.Code}))
 	return nil
 }
 
-// drop marks c's seat as disconnected and starts its grace period; c's connection is gone.
+// drop marks c's seat as reconnecting and starts its grace period; c's connection is gone.
 func (r *Room) drop(c *Client) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gone || r.members[c.pid] != c {
-		return // the seat was taken over or left already, or jamd is stopping
+		return // the seat was taken over, removed or left already, or jamd is stopping
 	}
 	delete(r.members, c.pid)
 	i := r.s.seat(c.pid)
 	if i < 0 {
 		return
 	}
-	r.s.Participants[i].Connected = false
-	r.s.LastActive = r.hub.now()
-	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(r.s.Participants[i])}), nil)
-	r.startGrace(c.pid)
+	now := r.hub.now()
+	p := &r.s.Participants[i]
+	p.Presence, p.AwaySince = Reconnecting, now
+	r.s.LastActive = now
+	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(*p)}), nil)
+	r.startGrace(c.pid, r.hub.cfg.reconnectGrace())
 	r.hub.log.Info("participant dropped", "room", r.s.Code, "participant", c.pid)
 }
 
@@ -160,50 +211,68 @@ func (r *Room) stopGraceTimers() {
 	}
 }
 
-// startGrace ends a dropped seat after the reconnect grace unless it is resumed first.
-// Call with mu held.
-func (r *Room) startGrace(pid string) {
+// startGrace shows a dropped seat as away after d unless it is resumed first; the host role
+// may then move to someone who is here. Call with mu held.
+func (r *Room) startGrace(pid string, d time.Duration) {
 	var t *time.Timer
-	t = time.AfterFunc(r.hub.cfg.reconnectGrace(), func() {
+	t = time.AfterFunc(d, func() {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if r.gone || r.grace[pid] != t {
 			return // resumed, replaced by a later drop, or the room is gone
 		}
 		delete(r.grace, pid)
-		if err := r.removeSeat(pid, "grace expired"); ErrorCode(err) == EINTERNAL {
-			// The disk refused: the seat stays, dropped; try again after another grace period.
-			r.startGrace(pid)
+		i := r.s.seat(pid)
+		if i < 0 {
+			return
+		}
+		r.s.Participants[i].Presence = Away
+		r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(r.s.Participants[i])}), nil)
+		if hostFrame := r.settleHost(); hostFrame != nil {
+			r.broadcast(hostFrame, nil)
 		}
 	})
 	r.grace[pid] = t
 }
 
-// removeSeat takes seat pid out of the session, hands the host role on, and deletes the
-// session when it was the last seat. Call with mu held.
-func (r *Room) removeSeat(pid, why string) error {
+// forgetSeat drops what the room keeps live about a seat that is gone. Call with mu held.
+func (r *Room) forgetSeat(pid string) {
+	if t := r.grace[pid]; t != nil {
+		t.Stop()
+	}
+	delete(r.grace, pid)
+	delete(r.members, pid)
+	delete(r.attempts, pid)
+}
+
+// removeSeat takes seat pid out of the session, after edit (if any) has changed the copy that
+// is committed, and hands the host role on if it goes with the seat. Everyone still seated
+// hears session:user-left with why; by, the participant who asked for it, hears it as the reply
+// to re. The session lives on even with no seat left, until it is idle for the TTL.
+// Call with mu held.
+func (r *Room) removeSeat(pid, why string, by *Client, re string, edit func(*Session)) error {
 	i := r.s.seat(pid)
 	if r.gone || i < 0 {
 		return errNotInSession()
 	}
-	if len(r.s.Participants) == 1 {
-		if err := r.hub.deleteRoom(r, "last participant "+why); err != nil {
-			return err
-		}
-		return nil
-	}
 	next := r.s.clone()
-	next.Participants = append(next.Participants[:i:i], next.Participants[i+1:]...)
-	hostLeft := next.HostID == pid
-	if hostLeft {
-		next.HostID = next.nextHost()
+	next.Participants = slices.Delete(next.Participants, i, i+1)
+	if edit != nil {
+		edit(next)
 	}
-	if err := r.commit(next); err != nil {
+	hostFrame, err := r.commitSeats(next)
+	if err != nil {
 		return err
 	}
-	r.broadcast(encode(TypeUserLeft, "", map[string]string{"userId": pid}), nil)
-	if hostLeft {
-		r.broadcast(encode(TypeHostChanged, "", map[string]string{"hostId": next.HostID}), nil)
+	r.forgetSeat(pid)
+	event := userLeft{UserID: pid, Reason: why}
+	if by != nil {
+		event.By = by.pid
+		by.enqueue(encode(TypeUserLeft, re, event))
+	}
+	r.broadcast(encode(TypeUserLeft, "", event), by)
+	if hostFrame != nil {
+		r.broadcast(hostFrame, nil)
 	}
 	r.hub.log.Info("participant left", "room", r.s.Code, "participant", pid, "why", why, "participants", len(next.Participants))
 	return nil
@@ -216,8 +285,7 @@ func (r *Room) sync(c *Client, re string) error {
 		return err
 	}
 	defer r.mu.Unlock()
-	now := serverMs(r.hub.now())
-	c.enqueue(encode(TypeSync, re, syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), State: r.s.stateView(now)}))
+	c.enqueue(encode(TypeSync, re, r.syncData()))
 	return nil
 }
 
@@ -269,7 +337,7 @@ func (d *KeyData) apply(next *Session, _ string, _ float64) (map[string]any, err
 }
 
 func (d *PlaybackData) apply(next *Session, by string, now float64) (map[string]any, error) {
-	if next.HostID != by {
+	if next.HostID != by && !next.Settings.OpenPlayback {
 		return nil, Errorf(EFORBIDDEN, "Only the host can start and stop playback.")
 	}
 	st := &next.State

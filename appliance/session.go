@@ -15,13 +15,27 @@ import (
 
 // Session is one jam: its seats and its shared musical state. It is what the Store keeps.
 type Session struct {
-	Code         string        `json:"code"`
-	CreatedAt    time.Time     `json:"createdAt"`
-	LastActive   time.Time     `json:"lastActive"` // last accepted change or connection
-	HostID       string        `json:"hostId"`
-	Participants []Participant `json:"participants"` // in seating order, longest-seated first
+	Code       string    `json:"code"`
+	CreatedAt  time.Time `json:"createdAt"`
+	LastActive time.Time `json:"lastActive"` // last accepted change or connection
+	HostID     string    `json:"hostId"`     // who runs the room now (see host.go)
+	// HomeHostID is the host who stepped away while someone stands in; the role goes back to
+	// them when they return. Empty when nobody is standing in.
+	HomeHostID   string        `json:"homeHostId,omitempty"`
+	Settings     Settings      `json:"settings"`
+	Removed      [][]byte      `json:"removed,omitempty"` // token hashes of seats the host removed, newest last
+	Participants []Participant `json:"participants"`      // in seating order, longest-seated first
 	State        State         `json:"state"`
 }
+
+// Settings are the room's rules, which the host sets.
+type Settings struct {
+	Locked       bool `json:"locked"`       // no new seats; resumes still work
+	OpenPlayback bool `json:"openPlayback"` // everyone may start and stop, not only the host
+}
+
+// maxRemoved bounds Session.Removed: the oldest removals are forgotten first.
+const maxRemoved = 64
 
 // Participant is one seat in a session.
 type Participant struct {
@@ -29,8 +43,23 @@ type Participant struct {
 	Name      string    `json:"name"`
 	JoinedAt  time.Time `json:"joinedAt"`
 	TokenHash []byte    `json:"tokenHash"` // sha256 of the resume token; the token itself is never kept
-	Connected bool      `json:"-"`         // live only: after a restart every seat starts dropped
+	// AwaySince is when the seat's connection dropped; zero while connected. It is written with
+	// the session's next commit, so after a restart a seat may show as away since the restart.
+	AwaySince time.Time `json:"awaySince,omitzero"`
+	Presence  Presence  `json:"-"` // live only: after a restart every seat starts reconnecting or away
 }
+
+// Presence is how a seat's owner is connected right now.
+type Presence string
+
+// A seat is connected; or its connection dropped less than the reconnect grace ago
+// (reconnecting); or longer ago (away). An away seat keeps its name, id and host role, and its
+// token resumes it, until the seat hold runs out or a newcomer needs a seat in a full room.
+const (
+	Connected    Presence = "connected"
+	Reconnecting Presence = "reconnecting"
+	Away         Presence = "away"
+)
 
 // State is the musical state everyone in a session shares.
 type State struct {
@@ -92,6 +121,7 @@ func newState(now time.Time) State {
 func (s *Session) clone() *Session {
 	c := *s
 	c.Participants = slices.Clone(s.Participants)
+	c.Removed = slices.Clone(s.Removed)
 	return &c
 }
 
@@ -108,18 +138,31 @@ func (s *Session) seatByToken(token string) int {
 	})
 }
 
-// nextHost picks who becomes host when the host goes: the longest-seated connected participant,
-// or the longest-seated one when nobody is connected; "" when the session is empty.
-func (s *Session) nextHost() string {
+// firstConnected is the longest-seated connected participant, or "".
+func (s *Session) firstConnected() string {
 	for _, p := range s.Participants {
-		if p.Connected {
+		if p.Presence == Connected {
 			return p.ID
 		}
 	}
-	if len(s.Participants) > 0 {
-		return s.Participants[0].ID
-	}
 	return ""
+}
+
+// longestAway is the index of the seat that has been away longest, or -1 when none is away.
+func (s *Session) longestAway() int {
+	best := -1
+	for i, p := range s.Participants {
+		if p.Presence == Away && (best < 0 || p.AwaySince.Before(s.Participants[best].AwaySince)) {
+			best = i
+		}
+	}
+	return best
+}
+
+// isRemoved reports whether token belongs to a seat the host removed.
+func (s *Session) isRemoved(token string) bool {
+	h := hashToken(token)
+	return slices.ContainsFunc(s.Removed, func(r []byte) bool { return subtle.ConstantTimeCompare(r, h) == 1 })
 }
 
 // roomCodeAlphabet has no look-alikes: no 0/O and no 1/I/L.
@@ -195,7 +238,7 @@ func newID(prefix string) string {
 // only the token's hash is kept.
 func newParticipant(name string, now time.Time) (p Participant, token string) {
 	token, hash := newResumeToken()
-	return Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Connected: true}, token
+	return Participant{ID: newID("p_"), Name: name, JoinedAt: now, TokenHash: hash, Presence: Connected}, token
 }
 
 // newResumeToken returns a fresh secret and the hash the session keeps.

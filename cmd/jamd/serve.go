@@ -26,7 +26,8 @@ import (
 type serveConfig struct {
 	Addr            string        // where to listen; ":8080"
 	DataDir         string        // holds jamd.db and admin-token
-	ReconnectGrace  time.Duration // how long a dropped participant keeps their seat
+	ReconnectGrace  time.Duration // how long a dropped seat shows as reconnecting before away
+	SeatHold        time.Duration // how long an away seat is kept
 	MaxParticipants int           // seats per session
 	SessionTTL      time.Duration // idle sessions are deleted after this
 	AdminToken      string        // bearer token for /api/stats; generated when empty
@@ -60,7 +61,8 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", ":8080", "address to listen on (host:port)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "where sessions are kept (default $STATE_DIRECTORY, else ~/.local/state/jamd)")
-	f.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", appliance.DefaultReconnectGrace, "how long a dropped participant keeps their seat")
+	f.DurationVar(&cfg.ReconnectGrace, "reconnect-grace", appliance.DefaultReconnectGrace, "how long a dropped phone shows as reconnecting before it is away (and the host role may move)")
+	f.DurationVar(&cfg.SeatHold, "seat-hold", appliance.DefaultSeatHold, "how long the seat of someone who is away is kept for them")
 	f.IntVar(&cfg.MaxParticipants, "max-participants", appliance.DefaultMaxParticipants, "seats in one session")
 	f.DurationVar(&cfg.SessionTTL, "session-ttl", appliance.DefaultSessionTTL, "delete a session after this long without activity")
 	f.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /api/stats (default: generated once, kept in the data dir)")
@@ -80,6 +82,8 @@ func (c serveConfig) validate() error {
 		return errors.New("--max-participants must be at least 1")
 	case c.ReconnectGrace <= 0:
 		return errors.New("--reconnect-grace must be longer than 0s")
+	case c.SeatHold <= 0:
+		return errors.New("--seat-hold must be longer than 0s")
 	case c.SessionTTL <= 0:
 		return errors.New("--session-ttl must be longer than 0s")
 	case c.CreateRateLimit < 0:
@@ -135,6 +139,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	join := newJoinURLWatcher(cfg, port)
 	srv, err := appliance.NewServer(appliance.Config{
 		ReconnectGrace:  cfg.ReconnectGrace,
+		SeatHold:        cfg.SeatHold,
 		MaxParticipants: cfg.MaxParticipants,
 		SessionTTL:      cfg.SessionTTL,
 		AdminToken:      token,
