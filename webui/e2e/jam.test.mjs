@@ -259,7 +259,7 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     // Same participant ids, no duplicate, and Bo is back to connected.
     await waitFor(async () => JSON.stringify(await userIds(host)) === JSON.stringify(before), 3000, 'same ids on host');
     assert.deepEqual(await userIds(guest), before);
-    await waitFor(async () => (await host.locator('.user').nth(1).locator('.dot.on').count()) === 1, 3000, 'Bo connected');
+    await waitFor(async () => (await host.locator('.user').nth(1).locator('.dot.connected').count()) === 1, 3000, 'Bo connected');
     // History: the host came from the lobby; back keeps the seat, forward returns to the room.
     await host.goBack({ waitUntil: 'commit' });
     await host.waitForURL(/\/jam$/, { waitUntil: 'commit' });
@@ -315,7 +315,7 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     }
     await tab(host, /Users/).click();
     await waitFor(async () => (await users(host).allInnerTexts()).join(',') === 'Ana,Bo', 3000, 'both seats back');
-    await waitFor(async () => (await host.locator('.user .dot.on').count()) === 2, 5000, 'both connected again');
+    await waitFor(async () => (await host.locator('.user .dot.connected').count()) === 2, 5000, 'both connected again');
     assertNoErrors();
   });
 

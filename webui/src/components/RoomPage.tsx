@@ -25,7 +25,12 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
   const here = st.session?.roomCode === code;
   const elsewhere = st.session && !here ? st.session.roomCode : null;
   const pending = st.pending?.op === 'join' && st.pending.roomCode === code;
-  const failed = st.joinError && st.joinError.roomCode === code ? st.joinError : null;
+  const failed =
+    st.joinError && st.joinError.roomCode === code
+      ? st.joinError
+      : !st.session && client.wasRemovedFrom(code)
+        ? { code: 'removed', message: '', roomCode: code }
+        : null;
 
   // Resume this tab's seat, or join with the name this device remembers.
   useEffect(() => {
@@ -49,6 +54,18 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
     <Link to="/jam" className="button">
       Back to the lobby
     </Link>
+  );
+  const retry = (
+    <button
+      type="button"
+      className="primary"
+      onClick={() => {
+        tried.current = false;
+        client.join(code, loadName() || name.trim());
+      }}
+    >
+      Try again
+    </button>
   );
 
   if (check === 'invalid' || failed?.code === 'invalid_room_code') {
@@ -79,16 +96,29 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
         <p>
           Every seat in room <span className="code">{code}</span> is taken. Ask someone to leave, then try again.
         </p>
-        <button
-          type="button"
-          className="primary"
-          onClick={() => {
-            tried.current = false;
-            client.join(code, loadName() || name.trim());
-          }}
-        >
-          Try again
-        </button>
+        {retry}
+        {back}
+      </Message>
+    );
+  }
+  if (failed?.code === 'removed') {
+    return (
+      <Message title="You were removed">
+        <p data-testid="removed">
+          The host removed you from room <span className="code">{code}</span>. Ask them if you should come back in.
+        </p>
+        {back}
+      </Message>
+    );
+  }
+  if (failed?.code === 'room_locked') {
+    return (
+      <Message title="This session is locked">
+        <p>
+          The host of room <span className="code">{code}</span> has locked it: nobody new can join. Ask them to unlock
+          it, then try again.
+        </p>
+        {retry}
         {back}
       </Message>
     );

@@ -75,12 +75,17 @@ export function SessionScreen() {
       <main id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`} className="tabpanel">
         {tab === 'beat' && (
           <>
-            <Transport state={session.state} participants={session.participants} isHost={!!me?.isHost} />
+            <Transport
+              state={session.state}
+              participants={session.participants}
+              isHost={!!me?.isHost}
+              openPlayback={session.settings.openPlayback}
+            />
             <SoundPanel />
             <DrumGrid state={session.state} />
           </>
         )}
-        {tab === 'users' && <UsersPanel participants={session.participants} youId={session.youId} />}
+        {tab === 'users' && <UsersPanel session={session} />}
         {tab === 'share' && <SharePanel roomCode={session.roomCode} />}
       </main>
     </div>

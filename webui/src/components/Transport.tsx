@@ -4,12 +4,24 @@ import { KEYS, MAX_TEMPO, MIN_TEMPO, SCALES, type JamState, type Participant } f
 import { useJam } from './context';
 import { onPress } from './press';
 
-export function Transport({ state, participants, isHost }: { state: JamState; participants: Participant[]; isHost: boolean }) {
+export function Transport({
+  state,
+  participants,
+  isHost,
+  openPlayback,
+}: {
+  state: JamState;
+  participants: Participant[];
+  isHost: boolean;
+  /** The host lets everyone start and stop. */
+  openPlayback: boolean;
+}) {
   const { client, store } = useJam();
   const [draft, setDraft] = useState<string | null>(null);
   const taps = useRef<number[]>([]);
   const ids = { tempo: useId(), key: useId(), scale: useId(), why: useId() };
   const host = participants.find((p) => p.isHost);
+  const canPlay = isHost || openPlayback;
 
   // A tempo from someone else replaces what is shown unless the user is typing.
   useEffect(() => {
@@ -105,15 +117,15 @@ export function Transport({ state, participants, isHost }: { state: JamState; pa
         <button
           type="button"
           className={state.isPlaying ? 'play stop' : 'play primary'}
-          disabled={!isHost}
-          aria-describedby={isHost ? undefined : ids.why}
+          disabled={!canPlay}
+          aria-describedby={canPlay ? undefined : ids.why}
           onClick={() => client.setPlaying(!state.isPlaying)}
         >
           {state.isPlaying ? 'Stop' : 'Play'}
         </button>
         <span className={state.isPlaying ? 'playing-flag on' : 'playing-flag'}>{state.isPlaying ? 'Playing' : 'Stopped'}</span>
       </div>
-      {!isHost && (
+      {!canPlay && (
         <p className="why" id={ids.why}>
           Only the host{host ? `, ${host.name},` : ''} can start and stop the beat.
         </p>

@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'react';
-import type { Participant } from '../session/protocol';
+import { useEffect, useId, useState } from 'react';
+import { presenceOf, type Participant } from '../session/protocol';
+import type { SessionView } from '../session/reducer';
 import { useJam } from './context';
 
 /** "just now", "3 min ago", "2 h ago", "3 days ago". */
@@ -13,36 +14,118 @@ export function ago(fromMs: number, nowMs: number): string {
   return `${Math.floor(h / 24)} days ago`;
 }
 
-export function UsersPanel({ participants, youId }: { participants: Participant[]; youId: string }) {
-  const { serverNow } = useJam();
+/** How a participant is connected, in words: "connected", "reconnecting…", "away since 3 min ago". */
+export function presenceText(p: Participant, nowMs: number): string {
+  const presence = presenceOf(p);
+  if (presence === 'connected') return 'connected';
+  if (presence === 'reconnecting') return 'reconnecting…';
+  const since = Date.parse(p.awaySince ?? '');
+  return Number.isFinite(since) ? `away since ${ago(since, nowMs)}` : 'away';
+}
+
+export function UsersPanel({ session }: { session: SessionView }) {
+  const { serverNow, client } = useJam();
   const [now, setNow] = useState(serverNow);
+  const [confirming, setConfirming] = useState<string | null>(null);
+  const ids = { lock: useId(), open: useId() };
   useEffect(() => {
     const t = setInterval(() => setNow(serverNow()), 15_000);
     return () => clearInterval(t);
   }, [serverNow]);
 
+  const { participants, youId, settings, homeHostId } = session;
+  const amHost = participants.some((p) => p.id === youId && p.isHost);
+  const host = participants.find((p) => p.isHost);
+  const home = homeHostId ? participants.find((p) => p.id === homeHostId) : undefined;
+
   return (
     <section className="panel" aria-label="Users">
       <h2>In this session</h2>
+      {home && host && (
+        <p className="hint" data-testid="standing-in">
+          {host.id === youId ? 'You are' : `${host.name} is`} standing in for the host, {home.name}, until they are back.
+        </p>
+      )}
       <ul className="users" data-testid="users">
         {participants.map((p) => {
           const joined = Date.parse(p.joinedAt);
+          const presence = presenceOf(p);
+          const isYou = p.id === youId;
           return (
-            <li key={p.id} className="user" data-user-id={p.id}>
-              <span className={`dot ${p.connected ? 'on' : 'off'}`} aria-hidden="true" />
+            <li key={p.id} className="user" data-user-id={p.id} data-presence={presence}>
+              <span className={`dot ${presence}`} aria-hidden="true" />
               <span className="user-main">
                 <span className="user-name">{p.name}</span>
-                {p.id === youId && <span className="you"> (you)</span>}
+                {isYou && <span className="you"> (you)</span>}
                 {p.isHost && <span className="badge">Host</span>}
+                {p.id === homeHostId && <span className="badge quiet">Host, away</span>}
               </span>
               <span className="user-meta">
-                {p.connected ? 'connected' : 'disconnected'}
+                {presenceText(p, now)}
                 {Number.isFinite(joined) ? ` · joined ${ago(joined, now)}` : ''}
               </span>
+              {amHost && !isYou && (
+                <span className="user-actions">
+                  {confirming === p.id ? (
+                    <>
+                      <span>Remove {p.name}?</span>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => {
+                          client.removeParticipant(p.id);
+                          setConfirming(null);
+                        }}
+                      >
+                        Yes, remove
+                      </button>
+                      <button type="button" onClick={() => setConfirming(null)}>
+                        Cancel
+                      </button>
+                    </>
+                  ) : (
+                    <>
+                      {presence !== 'away' && !p.isHost && (
+                        <button type="button" onClick={() => client.setHost(p.id)}>
+                          Make host
+                        </button>
+                      )}
+                      {p.id !== homeHostId && (
+                        <button type="button" onClick={() => setConfirming(p.id)} aria-label={`Remove ${p.name}`}>
+                          Remove
+                        </button>
+                      )}
+                    </>
+                  )}
+                </span>
+              )}
             </li>
           );
         })}
       </ul>
+      {amHost && (
+        <div className="room-rules" role="group" aria-label="Room rules">
+          <div className="check">
+            <input
+              id={ids.lock}
+              type="checkbox"
+              checked={settings.locked}
+              onChange={(e) => client.setSettings({ locked: e.target.checked })}
+            />
+            <label htmlFor={ids.lock}>Lock the room: nobody new can join</label>
+          </div>
+          <div className="check">
+            <input
+              id={ids.open}
+              type="checkbox"
+              checked={settings.openPlayback}
+              onChange={(e) => client.setSettings({ openPlayback: e.target.checked })}
+            />
+            <label htmlFor={ids.open}>Everyone can start and stop the beat</label>
+          </div>
+        </div>
+      )}
+      {!amHost && settings.locked && <p className="hint">The host has locked the room: nobody new can join.</p>}
     </section>
   );
 }

@@ -136,7 +136,8 @@ describe('SessionClient', () => {
     r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Ana' }));
     r.client.join('K7M2QX', 'Whoever');
     r.sock().open();
-    expect(r.sock().last('session:join')!.data).toEqual({ roomCode: 'K7M2QX', userName: 'Ana', resumeToken: 'tok-9' });
+    // A resume carries this tab's attempt (its monotonic clock), so a stale one can be told apart.
+    expect(r.sock().last('session:join')!.data).toEqual({ roomCode: 'K7M2QX', userName: 'Ana', resumeToken: 'tok-9', attempt: r.now() });
   });
 
   it('sends clock pings and feeds pongs to the clock', () => {
@@ -178,7 +179,7 @@ describe('SessionClient', () => {
     r.advance(750);
     r.sock().open();
     const join = r.sock().last('session:join')!;
-    expect(join.data).toEqual({ roomCode: 'K7M2QX', userName: 'Ana', resumeToken: 'tok-1' });
+    expect(join.data).toEqual({ roomCode: 'K7M2QX', userName: 'Ana', resumeToken: 'tok-1', attempt: 2125 });
     expect(r.sock().types()).toEqual(['session:join']);
     seat(r, 'session:joined', 'tok-2');
     expect(r.sock().types()).toEqual(['session:join', 'state:request-sync', 'state:tempo-change', 'pattern:set-step']);
@@ -431,4 +432,63 @@ describe('SessionClient: liveness and recovery', () => {
     ]);
     expect(r.store.getState().queuedSteps.steps).toEqual({});
   });
+
+  it('sends the host controls only while connected', () => {
+    const r = rig();
+    r.client.create('Ana');
+    r.sock().open();
+    seat(r);
+    r.client.removeParticipant('p_bo');
+    r.client.setHost('p_bo');
+    r.client.setSettings({ locked: true });
+    expect(r.sock().types().slice(-3)).toEqual(['session:remove', 'session:set-host', 'session:settings']);
+    expect(r.sock().last('session:settings')!.data).toEqual({ locked: true });
+    r.sock().drop(1006);
+    r.client.removeParticipant('p_bo');
+    expect(r.store.getState().notice?.text).toMatch(/Not connected/);
+    expect(r.store.getState().queued).toBe(0);
+  });
+
+  it('says so in words when the host removed this seat, and does not come back', () => {
+    const r = rig();
+    r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Bo' }));
+    r.client.join('K7M2QX', 'Bo');
+    r.sock().open();
+    seat(r, 'session:joined', 'tok-9');
+    r.sock().reply('session:left', { roomCode: 'K7M2QX', reason: 'removed' });
+    const st = r.store.getState();
+    expect(st.session).toBeNull();
+    expect(st.joinError).toMatchObject({ code: 'removed', roomCode: 'K7M2QX', message: 'The host removed you from this session.' });
+    expect(r.client.savedSeat()).toBeNull();
+    r.advance(60_000);
+    expect(r.sockets).toHaveLength(1);
+  });
+
+  it('takes seat_taken as another tab of ours holding the seat', () => {
+    const r = rig();
+    r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Bo' }));
+    r.client.join('K7M2QX', 'Bo');
+    r.sock().open();
+    const req = r.sock().last('session:join')!;
+    r.sock().reply('error', { code: 'seat_taken', message: 'A newer connection of yours holds this seat.' }, req.id);
+    expect(r.store.getState().takenOver).toBe(true);
+    r.advance(60_000);
+    expect(r.sockets).toHaveLength(1); // no reconnect loop fighting the other tab
+    r.client.takeBack();
+    expect(r.sockets).toHaveLength(2);
+  });
+
+  it('gives each resume a later attempt than the one before', () => {
+    const r = rig();
+    r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Bo' }));
+    r.client.join('K7M2QX', 'Bo');
+    r.sock().open();
+    const first = r.sock().last('session:join')!.data!.attempt as number;
+    seat(r, 'session:joined', 'tok-9');
+    r.sock().drop(1006);
+    r.advance(1000);
+    r.sock().open();
+    expect(r.sock().last('session:join')!.data!.attempt as number).toBeGreaterThan(first);
+  });
 });
+

@@ -8,7 +8,7 @@
 
 import { backoffDelay } from './backoff';
 import type { JamState, Participant, SeatData, ServerMessage, Track, WireError } from './protocol';
-import { loadSeat, saveSeat, type KeyValue } from './seat';
+import { loadRemoved, loadSeat, saveRemoved, saveSeat, type KeyValue } from './seat';
 import { stepKey, type QueuedSteps } from './reducer';
 import type { Store } from './store';
 
@@ -56,7 +56,8 @@ const PING_EVERY_MS = 250;
 const PONG_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 /** Answers to a resume that mean the seat is really gone; on any other, keep it and retry. */
-const SEAT_GONE = new Set(['room_not_found', 'invalid_room_code', 'room_full']);
+const SEAT_GONE = new Set(['room_not_found', 'invalid_room_code', 'room_full', 'room_locked', 'removed']);
+const REMOVED_TEXT = 'The host removed you from this session.';
 
 type Goal =
   | { kind: 'create'; userName: string }
@@ -130,6 +131,7 @@ export class SessionClient {
     const cur = this.d.store.getState().session;
     if (cur && cur.roomCode !== roomCode) this.resetSeat();
     this.takenOver = false;
+    if (this.wasRemovedFrom(roomCode)) saveRemoved(this.d.storage, null); // asked to join again on purpose
     this.goal = { kind: 'seat', roomCode, userName: saved?.roomCode === roomCode ? saved.userName : userName, resumeToken };
     this.d.store.dispatch({ type: 'pending', op: 'join', roomCode });
     if (this.socket && this.socket.readyState === OPEN) {
@@ -143,6 +145,11 @@ export class SessionClient {
   /** The saved seat of this tab, if any (for resuming after a reload). */
   savedSeat() {
     return loadSeat(this.d.storage);
+  }
+
+  /** Whether the host removed this tab from `roomCode` (it then does not join again by itself). */
+  wasRemovedFrom(roomCode: string): boolean {
+    return loadRemoved(this.d.storage) === roomCode;
   }
 
   leave(): void {
@@ -168,6 +175,22 @@ export class SessionClient {
   }
   clearPattern(): void {
     this.intent('pattern:clear', {}, null);
+  }
+
+  // Host controls: sent only while connected (a queued removal could land on the wrong moment).
+  removeParticipant(userId: string): void {
+    this.hostRequest('session:remove', { userId });
+  }
+  setHost(userId: string): void {
+    this.hostRequest('session:set-host', { userId });
+  }
+  setSettings(settings: { locked?: boolean; openPlayback?: boolean }): void {
+    this.hostRequest('session:settings', settings);
+  }
+
+  private hostRequest(type: string, data: Record<string, unknown>): void {
+    if (this.seated && this.socket?.readyState === OPEN) this.request(type, data);
+    else this.d.store.dispatch({ type: 'notice', tone: 'error', text: 'Not connected: try again when the connection is back.' });
   }
 
   /** Skip the countdown and try now (the "Retry now" button, tab visible, network back). */
@@ -291,9 +314,7 @@ export class SessionClient {
       return;
     }
     if (code === CLOSE_TAKEN_OVER) {
-      this.takenOver = true;
-      this.d.store.dispatch({ type: 'taken-over', value: true });
-      this.d.store.dispatch({ type: 'conn', status: 'offline' });
+      this.takeOver();
       return;
     }
     if (this.goal.kind === 'create') {
@@ -324,6 +345,25 @@ export class SessionClient {
       this.retryTimer = null;
       if (this.goal && !this.socket) this.openSocket();
     }, delay);
+  }
+
+  /** Another tab of ours holds the seat: stop reconnecting until the user asks for it here. */
+  private takeOver(): void {
+    this.takenOver = true;
+    this.d.store.dispatch({ type: 'taken-over', value: true });
+    if (this.socket) {
+      const ws = this.socket;
+      this.socket = null;
+      ws.onclose = null;
+      ws.onmessage = null;
+      try {
+        ws.close(1000);
+      } catch {
+        /* already closed */
+      }
+      this.stopPings();
+    }
+    this.d.store.dispatch({ type: 'conn', status: 'offline' });
   }
 
   /** Closes the socket on purpose: no reconnect. */
@@ -365,7 +405,9 @@ export class SessionClient {
       this.request('session:create', { userName: g.userName });
     } else {
       const data: Record<string, unknown> = { roomCode: g.roomCode, userName: g.userName };
-      if (g.resumeToken) data.resumeToken = g.resumeToken;
+      // The attempt orders this tab's connections, so a stale join arriving late cannot take the
+      // seat from a newer one: the monotonic clock only grows.
+      if (g.resumeToken) Object.assign(data, { resumeToken: g.resumeToken, attempt: this.d.clockNow() });
       this.request('session:join', data);
     }
   }
@@ -474,21 +516,16 @@ export class SessionClient {
         this.flushQueue();
         return;
       }
-      case 'session:left':
+      case 'session:left': {
+        const roomCode = this.goal?.kind === 'seat' ? this.goal.roomCode : null;
         this.goal = null;
         this.resetSeat();
         this.d.store.dispatch({ type: 'message', msg });
         this.shutdown();
-        return;
-      case 'session:user-left': {
-        const sess = this.d.store.getState().session;
-        this.d.store.dispatch({ type: 'message', msg });
-        if (sess && data.userId === sess.youId) {
-          // Our own seat is gone (its grace ran out): take a new one.
-          this.d.store.dispatch({ type: 'notice', tone: 'info', text: 'Your seat had expired; you joined again.' });
-          this.goal = { kind: 'seat', roomCode: sess.roomCode, userName: this.goal?.userName ?? 'Guest', resumeToken: null };
-          this.seated = false;
-          this.sendGoal();
+        if (data.reason === 'removed') {
+          saveRemoved(this.d.storage, roomCode);
+          this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: 'removed', message: REMOVED_TEXT } });
+          this.d.store.dispatch({ type: 'notice', tone: 'error', text: REMOVED_TEXT });
         }
         return;
       }
@@ -511,6 +548,11 @@ export class SessionClient {
       if (code === 'already_in_session') {
         // The server still sees this connection seated: carry on.
         this.seated = true;
+        return;
+      }
+      if (code === 'seat_taken') {
+        // A newer connection from this device holds the seat: another tab of ours has it.
+        this.takeOver();
         return;
       }
       if (reqType === 'session:join' && g?.kind === 'seat' && g.resumeToken && !SEAT_GONE.has(code)) {

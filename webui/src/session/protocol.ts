@@ -10,13 +10,30 @@ export const SCALES = ['major', 'minor', 'dorian', 'phrygian', 'lydian', 'mixoly
 export const MIN_TEMPO = 20;
 export const MAX_TEMPO = 300;
 
+/** connected; reconnecting (dropped less than the reconnect grace ago); away (longer). */
+export type Presence = 'connected' | 'reconnecting' | 'away';
+
 export interface Participant {
   id: string;
   name: string;
+  /** May use the host controls now (the host, or whoever stands in for them). */
   isHost: boolean;
   joinedAt: string;
   connected: boolean;
+  presence?: Presence;
+  /** While not connected: when the connection dropped (RFC 3339). */
+  awaySince?: string;
 }
+
+/** The room's rules, which the host sets. */
+export interface Settings {
+  /** No new seats; seats already in the room still come back. */
+  locked: boolean;
+  /** Everyone may start and stop the beat. */
+  openPlayback: boolean;
+}
+
+export const defaultSettings: Settings = { locked: false, openPlayback: false };
 
 /**
  * From serverTime (ms since the Unix epoch, with a fraction) on, the beat at server time t is
@@ -58,6 +75,8 @@ export interface SeatData {
   roomCode: string;
   you: Participant;
   participants: Participant[];
+  homeHostId?: string;
+  settings?: Settings;
   state: JamState;
   resumeToken: string;
 }
@@ -65,7 +84,14 @@ export interface SeatData {
 export interface SyncData {
   roomCode: string;
   participants: Participant[];
+  homeHostId?: string;
+  settings?: Settings;
   state: JamState;
+}
+
+/** A participant's presence, from the fields an older server may not send. */
+export function presenceOf(p: Participant): Presence {
+  return p.presence ?? (p.connected ? 'connected' : 'reconnecting');
 }
 
 /** Room codes as the server accepts them: trimmed, upper-cased, 6 of [A-Z0-9]. */

@@ -20,6 +20,21 @@ function seated(): AppState {
 const msg = (type: string, data: unknown): Action => ({ type: 'message', msg: { type, data } });
 
 describe('reduce', () => {
+  it('follows the room settings and who stands in for an away host', () => {
+    let s = reduce(seated(), msg('session:user-joined', { user: bo }));
+    expect(s.session?.settings).toEqual({ locked: false, openPlayback: false });
+    s = reduce(s, msg('session:settings', { locked: true, openPlayback: false, by: 'p_ana' }));
+    expect(s.session?.settings).toEqual({ locked: true, openPlayback: false });
+    s = reduce(s, msg('session:host-changed', { hostId: 'p_bo', homeHostId: 'p_ana' }));
+    expect(s.session?.participants.map((p) => p.isHost)).toEqual([false, true]);
+    expect(s.session?.homeHostId).toBe('p_ana');
+    s = reduce(s, msg('session:host-changed', { hostId: 'p_ana' }));
+    expect(s.session?.homeHostId).toBeNull();
+    s = reduce(s, msg('state:sync', { roomCode: 'K7M2QX', participants: [ana, bo], homeHostId: 'p_ana', settings: { locked: false, openPlayback: true }, state: jamState() }));
+    expect(s.session?.settings.openPlayback).toBe(true);
+    expect(s.session?.homeHostId).toBe('p_ana');
+  });
+
   it('seats the tab on session:created and clears pending', () => {
     let s = reduce(initialState, { type: 'pending', op: 'create', roomCode: null });
     expect(s.pending).toEqual({ op: 'create', roomCode: null });

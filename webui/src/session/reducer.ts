@@ -1,6 +1,7 @@
 // The app's state and the one function that changes it. Pure: no sockets, no timers, no React.
 
 import {
+  defaultSettings,
   emptyPattern,
   TRACKS,
   STEPS,
@@ -10,6 +11,7 @@ import {
   type Pattern,
   type SeatData,
   type ServerMessage,
+  type Settings,
   type SyncData,
   type Track,
   type WireError,
@@ -39,6 +41,9 @@ export interface SessionView {
   roomCode: string;
   youId: string;
   participants: Participant[];
+  /** The host whom the current host stands in for, while they are away. */
+  homeHostId: string | null;
+  settings: Settings;
   state: JamState;
 }
 
@@ -137,6 +142,8 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
           roomCode: seat.roomCode,
           youId: seat.you.id,
           participants: seat.participants,
+          homeHostId: seat.homeHostId ?? null,
+          settings: seat.settings ?? defaultSettings,
           state: normalizeState(seat.state),
         },
       };
@@ -158,7 +165,12 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
     case 'state:sync': {
       const sync = d as unknown as SyncData;
       if (sync.roomCode !== sess.roomCode) return s;
-      return withSession({ participants: sync.participants, state: normalizeState(sync.state) });
+      return withSession({
+        participants: sync.participants,
+        homeHostId: sync.homeHostId ?? null,
+        settings: sync.settings ?? defaultSettings,
+        state: normalizeState(sync.state),
+      });
     }
     case 'session:user-joined':
     case 'session:user-updated':
@@ -166,7 +178,12 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
     case 'session:user-left':
       return withSession({ participants: sess.participants.filter((p) => p.id !== d.userId) });
     case 'session:host-changed':
-      return withSession({ participants: sess.participants.map((p) => ({ ...p, isHost: p.id === d.hostId })) });
+      return withSession({
+        participants: sess.participants.map((p) => ({ ...p, isHost: p.id === d.hostId })),
+        homeHostId: typeof d.homeHostId === 'string' ? d.homeHostId : null,
+      });
+    case 'session:settings':
+      return withSession({ settings: { locked: d.locked === true, openPlayback: d.openPlayback === true } });
     case 'state:tempo-change':
       return withState(d.version, { tempo: d.tempo as number, anchor: d.anchor as Anchor });
     case 'state:key-change':

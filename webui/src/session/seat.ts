@@ -15,6 +15,7 @@ export interface KeyValue {
 }
 
 const SEAT_KEY = 'jamd.seat';
+const REMOVED_KEY = 'jamd.removed';
 const NAME_KEY = 'jamd.name';
 
 function safe(get: () => KeyValue | undefined): KeyValue | null {
@@ -64,5 +65,23 @@ export function saveName(name: string, kv: KeyValue | null = deviceStorage()): v
     kv?.setItem(NAME_KEY, name);
   } catch {
     /* ignore */
+  }
+}
+
+/** The room the host removed this tab from, so a reload does not quietly join it again. */
+export function loadRemoved(kv: KeyValue | null): string | null {
+  try {
+    return kv?.getItem(REMOVED_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function saveRemoved(kv: KeyValue | null, roomCode: string | null): void {
+  try {
+    if (roomCode) kv?.setItem(REMOVED_KEY, roomCode);
+    else kv?.removeItem(REMOVED_KEY);
+  } catch {
+    /* blocked: a reload may then offer to join again */
   }
 }
