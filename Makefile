@@ -26,8 +26,9 @@ web-deps:
 
 # Debian packages the tests use: chromium drives the end-to-end tests (nothing downloads a browser
 # of its own), python3-zeroconf is the mDNS client nobody here wrote, ip makes the test network
-# namespaces, systemd-analyze verifies the unit.
-TEST_PACKAGES := chromium python3-zeroconf iproute2 systemd
+# namespaces, systemd-analyze verifies the unit, and g++ builds a reference Ableton Link peer from
+# ableton-link-dev's headers for discovery/link's tests.
+TEST_PACKAGES := chromium python3-zeroconf iproute2 systemd ableton-link-dev g++
 test-tools:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -46,6 +47,10 @@ go-test:
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./appliance
+	go test -run '^$$' -fuzz '^FuzzDecodeDiscovery$$' -fuzztime $(FUZZTIME) ./discovery/link
+	go test -run '^$$' -fuzz '^FuzzDecodeMeasure$$' -fuzztime $(FUZZTIME) ./discovery/link
+	GOARCH=arm go vet ./discovery/link
+	cd discovery/link && GOARCH=arm go test -c -o /dev/null .
 
 web-test:
 	cd webui && npm run typecheck && npm test
