@@ -455,6 +455,20 @@ func TestAgainstReference(t *testing.T) {
 	t.Logf("goodbye: the reference dropped our peer %v after quit", time.Duration(at-quitAt)*time.Microsecond)
 }
 
+// TestLoopback: Link apps on one machine (here, one namespace) meet over loopback, as Ableton
+// Live on the laptop running jamd would.
+func TestLoopback(t *testing.T) {
+	lan := newLinkLAN(t)
+	ref := startRef(t, lan, lan.NSA, "ref")
+	ours := startOurs(t, lan, lan.NSA)
+	waitPeers(t, ours, 1, 10*time.Second)
+	waitPeers(t, ref, 1, 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if e := phaseError(t, ours, ref, 10); e > time.Millisecond {
+		t.Errorf("phase error over loopback %v, want within 1 ms", e)
+	}
+}
+
 // TestThreePeersOneSession: two reference peers in B (they meet over loopback and the link)
 // and ours in A end up in one session, agreeing on tempo and phase.
 func TestThreePeersOneSession(t *testing.T) {
