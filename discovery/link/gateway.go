@@ -30,7 +30,7 @@ type gateway struct {
 
 // endpoint is the measurement endpoint we announce on this gateway.
 func (gw *gateway) endpoint() netip.AddrPort {
-	return netip.AddrPortFrom(gw.addr, netip.MustParseAddrPort(gw.ping.LocalAddr().String()).Port())
+	return netip.AddrPortFrom(gw.addr, uint16(gw.ping.LocalAddr().(*net.UDPAddr).Port))
 }
 
 func (gw *gateway) close() {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -631,11 +630,11 @@ func garbageHelper() int {
 	return 0
 }
 
+// logWriter passes a helper's stderr to the test log when JAMD_LINK_VERBOSE is set.
 type logWriter struct {
 	t      *testing.T
 	prefix string
 	mu     sync.Mutex
-	done   bool
 }
 
 func (w *logWriter) Write(b []byte) (int, error) {
@@ -648,5 +647,3 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
-var _ = errors.New
