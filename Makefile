@@ -47,6 +47,8 @@ go-test:
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./appliance
+	go test -run '^$$' -fuzz '^FuzzHostAllowed$$' -fuzztime $(FUZZTIME) ./appliance
+	go test -run '^$$' -fuzz '^FuzzDeviceKey$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzDecodeDiscovery$$' -fuzztime $(FUZZTIME) ./discovery/link
 	go test -run '^$$' -fuzz '^FuzzDecodeMeasure$$' -fuzztime $(FUZZTIME) ./discovery/link
 	GOARCH=arm go vet ./discovery/link

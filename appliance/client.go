@@ -2,9 +2,11 @@ package appliance
 
 import (
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -18,16 +20,25 @@ const (
 	// radio is not woken for nothing.
 	pongWait       = 12 * time.Second // a peer silent for this long is gone
 	pingPeriod     = 5 * time.Second  // must be well below pongWait
-	sendQueueLen   = 256              // frames queued for a client before it counts as stuck
-	closeTakenOver = 4002             // the seat was resumed by a newer connection
-	closeSlow      = 4001             // the client did not read its frames fast enough
+	sendQueueLen   = 256              // frames queued for a client before it counts as stuck…
+	sendQueueBytes = 256 << 10        // …or bytes: a reader that never reads must not pin memory
+	kernelSendBuf  = 64 << 10         // the socket's own send buffer, which would otherwise absorb MiBs first
+	joinWait       = 15 * time.Second // a connection that has not sat down by then is closed
+	syncCost       = 5                // tokens a state:request-sync costs
+	invalidInARow  = 10               // invalid frames in a row that close the connection
+
+	closeTakenOver = 4002 // the seat was resumed by a newer connection
+	closeSlow      = 4001 // the client did not read its frames fast enough
+	closeNoSession = 4003 // the connection did not create or join a session within joinWait
 	closeGoingAway = websocket.CloseGoingAway
 
-	// A client may send requestRate requests a second on average, in bursts of up to
-	// requestBurst (a reconnect flushes the changes queued while offline); past that it gets
-	// rate_limited. Every change costs an fsync, so one flooding phone must not own the disk.
-	requestRate  = 20
-	requestBurst = 100
+	// Every frame a client sends costs a token, whatever it holds, from two budgets: its seat's
+	// (so reconnecting does not refill it) and its device's (so opening more sockets does not
+	// either). Past either, a request gets rate_limited. Every change costs an fsync, so one
+	// flooding phone must not own the disk. A burst covers a reconnect flushing the changes
+	// queued while offline; a device gets two seats' worth (a second tab) for every
+	// DefaultMaxConnectionsPerDevice connections it may hold (see Config.deviceSeats).
+	seatRate, seatBurst = 20, 100
 )
 
 // Client is one WebSocket connection. Its read goroutine owns room and pid; its write
@@ -36,21 +47,27 @@ type Client struct {
 	hub      *Hub
 	conn     *websocket.Conn
 	remoteIP string
+	device   string // deviceKey(remoteIP): what the door's caps and limits count by
 	send     chan []byte
+	queued   atomic.Int64  // bytes in send
 	done     chan struct{} // closed by kick: the writer stops, the connection is closed
 
 	room *Room // the session this connection is seated in, or nil
 	pid  string
 
-	lastRead  atomic.Int64 // unix ns of the last frame or pong read, for the writer's pings
-	tokens    float64      // request budget left (read goroutine only)
-	tokenTime time.Time    // when tokens was last topped up
+	lastRead atomic.Int64 // unix ns of the last frame or pong read, for the writer's pings
+	satDown  atomic.Bool  // it created or joined a session at least once
+	invalid  int          // invalid frames in a row (read goroutine only)
 
 	kickOnce sync.Once
 }
 
 func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
-	return &Client{hub: h, conn: conn, remoteIP: remoteIP, send: make(chan []byte, sendQueueLen), done: make(chan struct{})}
+	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
+		tcp.SetWriteBuffer(kernelSendBuf)
+	}
+	return &Client{hub: h, conn: conn, remoteIP: remoteIP, device: deviceKey(remoteIP),
+		send: make(chan []byte, sendQueueLen), done: make(chan struct{})}
 }
 
 // inSession reports whether c holds a seat: it sat down, and the seat was not taken over or
@@ -59,19 +76,37 @@ func (c *Client) inSession() bool { return c.room != nil && c.room.holds(c) }
 
 // seat records which seat this connection holds. Called on the read goroutine only
 // (join, create and leave run there).
-func (c *Client) seat(r *Room, pid string) { c.room, c.pid = r, pid }
+func (c *Client) seat(r *Room, pid string) {
+	c.room, c.pid = r, pid
+	if r != nil {
+		c.satDown.Store(true)
+	}
+}
 
-// enqueue queues a frame without blocking; a client whose queue is full is closed, and
-// will resume and resync when it reconnects.
+// enqueue queues a frame without blocking; a client whose queue is full, in frames or in bytes,
+// is closed, and will resume and resync when it reconnects.
 func (c *Client) enqueue(frame []byte) {
+	if c.queued.Add(int64(len(frame))) > sendQueueBytes {
+		c.tooSlow()
+		return
+	}
 	select {
 	case c.send <- frame:
 	case <-c.done:
 	default:
-		c.hub.connectionErrors.Add(1)
-		c.hub.log.Warn("closing a client that is not reading", "remote", c.remoteIP, "participant", c.pid)
-		c.kick(closeSlow, "too slow: reconnect to resync")
+		c.tooSlow()
 	}
+}
+
+func (c *Client) tooSlow() {
+	select {
+	case <-c.done:
+		return // closed already
+	default:
+	}
+	c.hub.connectionErrors.Add(1)
+	c.hub.log.Warn("closing a client that is not reading; it will reconnect and resync", "remote", c.remoteIP, "participant", c.pid)
+	c.kick(closeSlow, "too slow: reconnect to resync")
 }
 
 // kick closes the connection with a close code; safe from any goroutine, once. It never
@@ -88,7 +123,14 @@ func (c *Client) kick(code int, reason string) {
 }
 
 // serve runs the connection: the writer in a goroutine, the reader here until the peer goes.
+// A connection that has not sat down within joinWait is closed: an idle socket costs memory.
 func (c *Client) serve() {
+	idle := time.AfterFunc(joinWait, func() {
+		if !c.satDown.Load() {
+			c.kick(closeNoSession, "create or join a session")
+		}
+	})
+	defer idle.Stop()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -126,35 +168,50 @@ func (c *Client) readPump() {
 			return
 		}
 		alive()
-		if kind != websocket.TextMessage {
-			c.enqueue(errorFrame("", Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")))
-			continue
+		if kind == websocket.TextMessage && !utf8.Valid(frame) {
+			c.kick(websocket.CloseInvalidFramePayloadData, "text must be UTF-8")
+			return
 		}
-		req, err := DecodeRequest(frame)
-		if err == nil && !c.takeToken() {
-			err = Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")
+		budget := c.spend(1)
+		var req Request
+		if kind != websocket.TextMessage {
+			err = Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")
+		} else {
+			req, err = DecodeRequest(frame)
 		}
 		if err != nil {
-			c.enqueue(errorFrame(req.ID, err))
+			if c.invalid++; c.invalid >= invalidInARow {
+				c.kick(websocket.ClosePolicyViolation, "too many invalid messages")
+				return
+			}
+			if budget { // past the budget, junk is not even answered
+				c.enqueue(errorFrame(req.ID, err))
+			}
+			continue
+		}
+		c.invalid = 0
+		if _, sync := req.Data.(*RequestSyncData); budget && sync {
+			budget = c.spend(syncCost - 1) // the whole state: the largest frame there is
+		}
+		if !budget {
+			c.enqueue(errorFrame(req.ID, Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")))
 			continue
 		}
 		c.hub.handle(c, req)
 	}
 }
 
-// takeToken spends one request from the client's budget (a token bucket), if any is left.
-func (c *Client) takeToken() bool {
-	now := time.Now()
-	if c.tokenTime.IsZero() {
-		c.tokens = requestBurst
-	} else {
-		c.tokens = min(requestBurst, c.tokens+now.Sub(c.tokenTime).Seconds()*requestRate)
+// spend takes n tokens from the device's budget and, when c holds a seat, from the seat's; it
+// reports false when either ran out. Read goroutine only.
+func (c *Client) spend(n int) bool {
+	now := c.hub.now()
+	seats := float64(c.hub.cfg.deviceSeats())
+	for range n {
+		if !c.hub.buckets.take("d/"+c.device, seats*seatRate, seats*seatBurst, now) ||
+			c.pid != "" && !c.hub.buckets.take("s/"+c.pid, seatRate, seatBurst, now) {
+			return false
+		}
 	}
-	c.tokenTime = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
 	return true
 }
 
@@ -166,6 +223,7 @@ func (c *Client) writePump() {
 		case <-c.done:
 			return
 		case frame := <-c.send:
+			c.queued.Add(-int64(len(frame)))
 			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
 			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
 				c.kick(websocket.CloseAbnormalClosure, "")

@@ -16,6 +16,19 @@ import (
 // reading and the socket's buffers are full, which loopback cannot be made to show quickly) and
 // checks that enqueue never blocks and closes it with 4001 instead.
 func TestFullSendQueueClosesWith4001(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		frames int
+		frame  []byte
+	}{
+		{"frames", sendQueueLen + 1, []byte(`{"type":"x"}`)},
+		{"bytes", sendQueueBytes/(16<<10) + 1, make([]byte, 16<<10)}, // a few big frames, far from sendQueueLen
+	} {
+		t.Run(tc.name, func(t *testing.T) { testStuckClient(t, tc.frames, tc.frame) })
+	}
+}
+
+func testStuckClient(t *testing.T, frames int, frame []byte) {
 	hub := &Hub{log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	serverSide := make(chan *Client, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,8 +48,8 @@ func TestFullSendQueueClosesWith4001(t *testing.T) {
 	c := <-serverSide
 
 	start := time.Now()
-	for range sendQueueLen + 1 {
-		c.enqueue([]byte(`{"type":"x"}`))
+	for range frames {
+		c.enqueue(frame)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("enqueue blocked for %v", d)

@@ -13,6 +13,7 @@ const (
 	ENOTFOUND           = "room_not_found"
 	EROOMFULL           = "room_full"
 	EINVALIDNAME        = "invalid_name"
+	ENAMETAKEN          = "name_taken"
 	EINVALIDTEMPO       = "invalid_tempo"
 	EINVALIDKEY         = "invalid_key"
 	EINVALIDPATTERN     = "invalid_pattern"
@@ -24,6 +25,7 @@ const (
 	ENOTINSESSION       = "not_in_session"
 	EALREADYINSESSION   = "already_in_session"
 	ERATELIMITED        = "rate_limited"
+	EBOXFULL            = "box_full"
 	EINTERNAL           = "internal"
 	EUNAUTHORIZED       = "unauthorized" // HTTP only
 )

@@ -2,7 +2,10 @@ package appliance_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"jamd/appliance"
 )
@@ -60,7 +63,7 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 		if name, err := appliance.NormalizeName(s); err == nil {
-			if n := len([]rune(name)); n < 1 || n > 32 {
+			if name == "" || len(name) > appliance.MaxNameBytes || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
 				t.Fatalf("name %q accepted as %q", s, name)
 			}
 		}

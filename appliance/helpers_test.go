@@ -1,15 +1,16 @@
 package appliance_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ type TestServer struct {
 	DataDir string
 	DB      *store.DB
 	Server  *appliance.Server
+	Log     *LogBuffer // what the server logged
 	stop    context.CancelFunc
 	done    chan error
 }
@@ -53,7 +55,12 @@ func MustServerAt(tb testing.TB, cfg appliance.Config, dataDir string, wrap func
 	if wrap != nil {
 		st = wrap(db)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &LogBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	// Most tests play many devices from one address; the door's own tests set the cap they test.
+	if cfg.MaxConnectionsPerDevice == 0 {
+		cfg.MaxConnectionsPerDevice = 1000
+	}
 	srv, err := appliance.NewServer(cfg, st, webui.Dist(), log)
 	if err != nil {
 		tb.Fatal(err)
@@ -64,7 +71,7 @@ func MustServerAt(tb testing.TB, cfg appliance.Config, dataDir string, wrap func
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &TestServer{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), DataDir: dataDir, DB: db,
-		Server: srv, stop: cancel, done: make(chan error, 1)}
+		Server: srv, Log: logs, stop: cancel, done: make(chan error, 1)}
 	go func() { ts.done <- srv.Serve(ctx, ln) }()
 	tb.Cleanup(func() { ts.Close(tb) })
 	return ts
@@ -128,9 +135,14 @@ func (ts *TestServer) Dial(tb testing.TB) *Client {
 
 // DialHeader opens a WebSocket with extra request headers and returns the dial error, if any.
 func (ts *TestServer) DialHeader(tb testing.TB, h http.Header) (*Client, error) {
+	return ts.DialFrom(tb, "", h)
+}
+
+// DialFrom is DialHeader from a source address of the loopback range, such as 127.0.0.7, to
+// play another device ("" for the default).
+func (ts *TestServer) DialFrom(tb testing.TB, source string, h http.Header) (*Client, error) {
 	tb.Helper()
-	d := websocket.Dialer{HandshakeTimeout: wait}
-	conn, resp, err := d.Dial("ws://"+ts.Addr+"/ws", h)
+	conn, resp, err := dialerFrom(source).Dial("ws://"+ts.Addr+"/ws", h)
 	if err != nil {
 		if resp != nil {
 			return nil, &httpError{resp.StatusCode}
@@ -274,10 +286,16 @@ func (c *Client) ExpectNone(typ string, d time.Duration) {
 // ExpectClosed waits for the server to close the connection and returns its close code.
 func (c *Client) ExpectClosed() int {
 	c.tb.Helper()
+	return c.ExpectClosedWithin(wait)
+}
+
+// ExpectClosedWithin is ExpectClosed with its own time limit.
+func (c *Client) ExpectClosedWithin(d time.Duration) int {
+	c.tb.Helper()
 	select {
 	case <-c.closed:
-	case <-time.After(wait):
-		c.tb.Fatalf("connection still open after %v", wait)
+	case <-time.After(d):
+		c.tb.Fatalf("connection still open after %v", d)
 	}
 	if ce := c.CloseError(); ce != nil {
 		return ce.Code
@@ -336,6 +354,7 @@ type Welcome struct {
 	Settings     Settings      `json:"settings"`
 	State        State         `json:"state"`
 	ResumeToken  string        `json:"resumeToken"`
+	JoinKey      string        `json:"joinKey"`
 }
 
 type ErrorData struct {
@@ -403,4 +422,41 @@ func GetJSON(tb testing.TB, url string, header http.Header, v any) int {
 		}
 	}
 	return resp.StatusCode
+}
+
+// dialerFrom is a WebSocket dialer whose connections come from source ("" for the default).
+func dialerFrom(source string) *websocket.Dialer {
+	nd := &net.Dialer{Timeout: wait}
+	if source != "" {
+		nd.LocalAddr = &net.TCPAddr{IP: net.ParseIP(source)}
+	}
+	return &websocket.Dialer{HandshakeTimeout: wait, NetDialContext: nd.DialContext}
+}
+
+// LogBuffer keeps what a server logs, for tests that check what an operator would read.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.buf.Len() > 1<<20 {
+		l.buf.Reset() // a test that floods the log keeps only the latest
+	}
+	return l.buf.Write(p)
+}
+
+// Lines returns the logged lines that contain s.
+func (l *LogBuffer) Lines(s string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, line := range strings.Split(l.buf.String(), "\n") {
+		if strings.Contains(line, s) {
+			out = append(out, line)
+		}
+	}
+	return out
 }

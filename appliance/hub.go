@@ -16,7 +16,17 @@ type Hub struct {
 	store   Store
 	log     *slog.Logger
 	now     func() time.Time
-	limiter *rateLimiter
+	limiter *rateLimiter // session creations per device
+
+	// The door (guard.go).
+	hosts    *hostList
+	door     doorCount
+	buckets  tokenBuckets // request budgets per seat and per device (client.go)
+	creates  *rateLimiter // session creations from everyone together
+	misses   *rateLimiter // room codes that named no session, per device
+	qrs      *rateLimiter // QR codes rendered, per device
+	refusals *tally       // connections and requests refused at the door
+	guesses  *tally       // room-code misses
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -32,7 +42,14 @@ type Hub struct {
 
 func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	h := &Hub{cfg: cfg, store: store, log: log, now: cfg.Now, rooms: map[string]*Room{}, clients: map[*Client]struct{}{},
-		limiter: newRateLimiter(cfg.CreateRateLimit, time.Minute)}
+		limiter:  newRateLimiter(cfg.CreateRateLimit, time.Minute),
+		hosts:    newHostList(cfg.Hosts),
+		creates:  newRateLimiter(cfg.createsPerMinute(), time.Minute),
+		misses:   newRateLimiter(missesPerMinute, time.Minute),
+		qrs:      newRateLimiter(qrsPerMinute, time.Minute),
+		refusals: newTally("requests refused at the door", "if these are your own devices, see jamd serve --help for --allowed-hosts and the caps"),
+		guesses:  newTally("room codes tried that name no session", "a device guessing codes is slowed down; lock rooms that should stay private"),
+	}
 	if h.now == nil {
 		h.now = steadyClock()
 	}
@@ -45,6 +62,9 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	// owner can resume it. The host role stays as it was.
 	now := h.now()
 	for _, s := range sessions {
+		if s.JoinKey == "" { // stored before join keys: written with the next commit
+			s.JoinKey = newJoinKey()
+		}
 		r := newRoom(h, s)
 		r.mu.Lock()
 		for i := range s.Participants {
@@ -107,12 +127,23 @@ func (h *Hub) create(c *Client, re string, d *CreateData) error {
 	if err != nil {
 		return err
 	}
-	if !h.limiter.allow(c.remoteIP, h.now()) {
+	if !h.limiter.allow(c.device, h.now()) {
 		return Errorf(ERATELIMITED, "Too many sessions were started from this device just now. Wait a minute and try again.")
+	}
+	if !h.creates.allow("", h.now()) {
+		h.refusals.add(c.device)
+		return Errorf(ERATELIMITED, "Too many sessions were started on this jam box just now. Wait a minute and try again.")
+	}
+	h.mu.Lock()
+	full := len(h.rooms) >= h.cfg.maxSessions()
+	h.mu.Unlock()
+	if full {
+		h.refusals.add(c.device)
+		return Errorf(EBOXFULL, "This jam box holds as many sessions as it can. Join one of them, or try again later.")
 	}
 	now := h.now()
 	host, token := newParticipant(name, now)
-	s := &Session{CreatedAt: now, HostID: host.ID, Participants: []Participant{host}, State: newState(now)}
+	s := &Session{CreatedAt: now, HostID: host.ID, JoinKey: newJoinKey(), Participants: []Participant{host}, State: newState(now)}
 	r := newRoom(h, s)
 
 	// Hold the new room while it is committed, so nobody joins a session that is not on disk yet.
@@ -145,15 +176,31 @@ func (h *Hub) join(c *Client, re string, d *JoinData) error {
 	if c.inSession() {
 		return errAlreadyInSession()
 	}
-	code, err := NormalizeRoomCode(d.RoomCode)
+	r, err := h.lookUp(c.device, d.RoomCode)
 	if err != nil {
 		return err
 	}
-	r := h.room(code)
-	if r == nil {
-		return errRoomNotFound()
-	}
 	return r.join(c, re, d)
+}
+
+// lookUp finds the live room a device names by its code. A device that has named too many codes
+// that name no session lately, over HTTP and WebSocket together, is slowed down: guessing the
+// code of a room must take far longer than any rehearsal.
+func (h *Hub) lookUp(device, rawCode string) (*Room, error) {
+	now := h.now()
+	if h.misses.full(device, now) {
+		return nil, Errorf(ERATELIMITED, "Too many room codes that name no session were tried from this device. Wait a minute, then check the code.")
+	}
+	code, err := NormalizeRoomCode(rawCode)
+	if err == nil {
+		if r := h.room(code); r != nil {
+			return r, nil
+		}
+		err = errRoomNotFound()
+	}
+	h.misses.allow(device, now)
+	h.guesses.add(device)
+	return nil, err
 }
 
 // room returns the live room with code, or nil.
@@ -214,11 +261,17 @@ func (h *Hub) sweep() {
 		}
 		r.mu.Unlock()
 	}
-	h.limiter.forget(h.now())
+	for _, l := range []*rateLimiter{h.limiter, h.creates, h.misses, h.qrs} {
+		l.forget(now)
+	}
+	h.buckets.forget(now, time.Minute)
+	h.refusals.flush(h.log)
+	h.guesses.flush(h.log)
 }
 
 // runSweeper sweeps until ctx is done.
 func (h *Hub) runSweeper(ctx context.Context) {
+	// At least once a minute: the door's tallies are reported as they are flushed.
 	t := time.NewTicker(min(h.cfg.sessionTTL()/10, h.cfg.seatHold()/10, time.Minute))
 	defer t.Stop()
 	for {
@@ -300,29 +353,25 @@ func (h *Hub) stats() Stats {
 	return st
 }
 
-// sessionInfo is what GET /api/sessions/{code} reports.
+// sessionInfo is what GET /api/sessions/{code} tells anyone: whether the session exists (or
+// the answer is 404) and whether they could take a seat in it. The rest is for its members.
 type sessionInfo struct {
-	RoomCode         string    `json:"roomCode"`
-	ParticipantCount int       `json:"participantCount"`
-	CreatedAt        time.Time `json:"createdAt"`
-	Tempo            float64   `json:"tempo"`
-	IsPlaying        bool      `json:"isPlaying"`
+	RoomCode string `json:"roomCode"`
+	Joinable bool   `json:"joinable"`
+	keyOK    bool   // the request carried the session's join key
 }
 
-func (h *Hub) sessionInfo(rawCode string) (sessionInfo, error) {
-	code, err := NormalizeRoomCode(rawCode)
+// sessionInfo looks up a session for device, counting a miss against it like a join would.
+func (h *Hub) sessionInfo(device, rawCode, joinKey string) (sessionInfo, error) {
+	r, err := h.lookUp(device, rawCode)
 	if err != nil {
 		return sessionInfo{}, err
-	}
-	r := h.room(code)
-	if r == nil {
-		return sessionInfo{}, errRoomNotFound()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gone {
 		return sessionInfo{}, errRoomNotFound()
 	}
-	return sessionInfo{RoomCode: code, ParticipantCount: len(r.s.Participants), CreatedAt: r.s.CreatedAt.UTC(),
-		Tempo: r.s.State.Tempo, IsPlaying: r.s.State.IsPlaying}, nil
+	keyOK := r.s.keyMatches(joinKey)
+	return sessionInfo{RoomCode: r.s.Code, Joinable: keyOK || !r.s.Settings.Locked, keyOK: keyOK}, nil
 }

@@ -1,6 +1,7 @@
 package appliance_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -178,7 +179,7 @@ func TestRacingJoinsRespectMaxParticipants(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.Send("session:join", "j", map[string]any{"roomCode": w.RoomCode, "userName": "Racer"})
+			c.Send("session:join", "j", map[string]any{"roomCode": w.RoomCode, "userName": fmt.Sprintf("Racer %d", i)})
 			f := c.Expect(func(f Frame) bool { return f.Re == "j" }, "join answer")
 			results[i] = f.Type
 			if f.Type == "error" {

@@ -11,8 +11,12 @@ import (
 // MaxFrameBytes is the largest frame a client may send; a larger one closes the connection (1009).
 const MaxFrameBytes = 16 << 10
 
-// maxRequestID bounds the client's request id, which is echoed back in "re".
-const maxRequestID = 64
+// maxRequestID bounds the client's request id, which is echoed back in "re"; maxT0Bytes bounds
+// clock:ping's t0, echoed back in clock:pong.
+const (
+	maxRequestID = 64
+	maxT0Bytes   = 64
+)
 
 // Message types of wire contract v1 (docs/protocol.md).
 const (
@@ -54,6 +58,7 @@ type (
 	CreateData struct{ UserName string }
 	JoinData   struct {
 		RoomCode, UserName, ResumeToken string
+		JoinKey                         string // from the shared link: lets a new seat into a locked room
 		// Attempt grows with every connection attempt of a device for a seat (the web app sends
 		// its clock); a resume from an older attempt than the live one holding the seat is stale.
 		Attempt float64
@@ -155,6 +160,7 @@ func decodeJoin(typ string, data json.RawMessage) (any, error) {
 		UserName    *string `json:"userName"`
 		ResumeToken string  `json:"resumeToken"`
 		Attempt     float64 `json:"attempt"`
+		JoinKey     string  `json:"joinKey"`
 	}
 	if err := decodeData(data, &d); err != nil {
 		return nil, err
@@ -165,7 +171,7 @@ func decodeJoin(typ string, data json.RawMessage) (any, error) {
 	case d.UserName == nil:
 		return nil, errMissing(typ, "userName")
 	}
-	return &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken, Attempt: d.Attempt}, nil
+	return &JoinData{RoomCode: *d.RoomCode, UserName: *d.UserName, ResumeToken: d.ResumeToken, Attempt: d.Attempt, JoinKey: d.JoinKey}, nil
 }
 
 func decodeTempo(_ string, data json.RawMessage) (any, error) {
@@ -273,6 +279,10 @@ func decodePing(typ string, data json.RawMessage) (any, error) {
 	}
 	if len(d.T0) == 0 {
 		return nil, errMissing(typ, "t0")
+	}
+	// t0 is echoed back as it came: keep it a short number or string, not a payload to reflect.
+	if len(d.T0) > maxT0Bytes || !(d.T0[0] == '"' || d.T0[0] == '-' || '0' <= d.T0[0] && d.T0[0] <= '9') {
+		return nil, Errorf(EINVALIDMESSAGE, "t0 must be a number or a string of at most %d characters.", maxT0Bytes)
 	}
 	return &PingData{T0: d.T0}, nil
 }
@@ -392,6 +402,7 @@ type welcome struct {
 	syncData
 	You         ParticipantView `json:"you"`
 	ResumeToken string          `json:"resumeToken"`
+	JoinKey     string          `json:"joinKey"` // for the link and QR code members share
 }
 
 // userLeft is the data of session:user-left.

@@ -341,7 +341,7 @@ func TestRequestSync(t *testing.T) {
 func TestClockPing(t *testing.T) {
 	ts := MustServer(t, appliance.Config{})
 	c := ts.Dial(t) // works outside a session too
-	for _, t0 := range []string{`1732583000123.25`, `"abc"`, `{"x": [1, 2]}`, `"<a&b>"`} {
+	for _, t0 := range []string{`1732583000123.25`, `"abc"`, `-1e3`, `"<a&b>"`, `"\udc00 lone"`} {
 		c.SendRaw(`{"type":"clock:ping","id":"p","data":{"t0":` + t0 + `}}`)
 		f := c.ExpectType("clock:pong")
 		var d struct {
@@ -357,6 +357,15 @@ func TestClockPing(t *testing.T) {
 		}
 	}
 	c.MustError("clock:ping", map[string]any{}, "invalid_message")
+	// t0 is echoed, so it must be a short number or string: nothing to reflect at others.
+	for _, t0 := range []string{`{"x": [1, 2]}`, `[1]`, `true`, `null`, `"` + strings.Repeat("a", 64) + `"`} {
+		c.SendRaw(`{"type":"clock:ping","id":"bad","data":{"t0":` + t0 + `}}`)
+		var e ErrorData
+		c.Expect(func(f Frame) bool { return f.Re == "bad" }, "the answer to a bad t0").Decode(t, &e)
+		if e.Code != "invalid_message" && !(t0 == "null" && e.Code == "invalid_message") {
+			t.Errorf("t0 %s: %+v, want invalid_message", t0, e)
+		}
+	}
 
 	// A request without an id is answered without "re"; ids count characters, not bytes.
 	c.SendRaw(`{"type":"clock:ping","data":{"t0":1}}`)
@@ -376,10 +385,10 @@ func TestClockPing(t *testing.T) {
 	}
 }
 
-func TestRequestRateLimitPerConnection(t *testing.T) {
-	ts := MustServer(t, appliance.Config{})
+func TestRequestRateLimit(t *testing.T) {
+	ts := MustServer(t, appliance.Config{MaxConnectionsPerDevice: appliance.DefaultMaxConnectionsPerDevice})
 	c := ts.Dial(t)
-	for range 150 {
+	for range 250 { // past the device's burst of 200
 		c.SendRaw(`{"type":"clock:ping","data":{"t0":1}}`)
 	}
 	var e ErrorData
@@ -399,14 +408,18 @@ func TestErrorsLeaveConnectionUsable(t *testing.T) {
 	ts := MustServer(t, appliance.Config{MaxParticipants: 2})
 	c := ts.Dial(t)
 
-	// Garbage and malformed frames: each answered, connection still open.
-	for _, frame := range []string{`not json`, `[]`, `"x"`, `{}`, `{"type": 7}`, `{"type": ""}`, `{"type":"session:create","data":[1]}`,
+	// Garbage and malformed frames: each answered, connection still open (a valid request now
+	// and then: ten invalid frames in a row close it).
+	for i, frame := range []string{`not json`, `[]`, `"x"`, `{}`, `{"type": 7}`, `{"type": ""}`, `{"type":"session:create","data":[1]}`,
 		`{"type":"session:create","data":{"userName":5}}`, `{"type":"session:create","id":5,"data":{"userName":"x"}}`, `{"type":"x"`} {
 		c.SendRaw(frame)
 		var e ErrorData
 		c.ExpectType("error").Decode(t, &e)
 		if e.Code != "invalid_message" {
 			t.Errorf("%s: code %s, want invalid_message", frame, e.Code)
+		}
+		if i%4 == 3 {
+			c.MustRequest("clock:ping", map[string]any{"t0": i}, "clock:pong")
 		}
 	}
 	if err := c.Conn.WriteMessage(2 /* binary */, []byte(`{"type":"clock:ping"}`)); err != nil {

@@ -257,16 +257,17 @@ func TestASilentPhoneShowsReconnectingWithinSeconds(t *testing.T) {
 	t.Logf("a silent phone showed as reconnecting after %v", time.Since(start).Round(100*time.Millisecond))
 }
 
-// churnSeat is one musician in the churn test: a raw client that cannot call t.Fatal.
+// churnSeat is one musician in the churn test: a raw client that cannot call t.Fatal, on a
+// device of its own (a loopback source address), or the default one when source is "".
 type churnSeat struct {
 	room, token, id string
 	attempt         float64
 	conn            *websocket.Conn
+	source          string
 }
 
 func (s *churnSeat) dial(addr string) (*websocket.Conn, error) {
-	d := websocket.Dialer{HandshakeTimeout: wait}
-	c, _, err := d.Dial("ws://"+addr+"/ws", nil)
+	c, _, err := dialerFrom(s.source).Dial("ws://"+addr+"/ws", nil)
 	return c, err
 }
 
@@ -306,7 +307,7 @@ func TestChurn(t *testing.T) {
 	for range rooms {
 		var room []*churnSeat
 		for i := range seats {
-			s := &churnSeat{}
+			s := &churnSeat{source: fmt.Sprintf("127.0.%d.%d", 1+len(all), 2+i)}
 			c, err := s.dial(ts.Addr)
 			if err != nil {
 				t.Fatal(err)

@@ -63,8 +63,12 @@ func (r *Room) join(c *Client, re string, d *JoinData) error {
 	if err != nil {
 		return err
 	}
-	if r.s.Settings.Locked {
-		return Errorf(EROOMLOCKED, "This session is locked: ask the host to let you in.")
+	key := nameKey(name)
+	if slices.ContainsFunc(r.s.Participants, func(p Participant) bool { return nameKey(p.Name) == key }) {
+		return Errorf(ENAMETAKEN, "Someone in this session is already called %s. Add an initial or a nickname.", name)
+	}
+	if r.s.Settings.Locked && !r.s.keyMatches(d.JoinKey) {
+		return Errorf(EROOMLOCKED, "This session is locked: open the link or scan the QR code someone in it shares, or ask the host to unlock it.")
 	}
 	next := r.s.clone()
 	replaced := ""
@@ -133,7 +137,7 @@ func (r *Room) resume(c *Client, re string, i int, d *JoinData) error {
 }
 
 func (r *Room) welcome(you Participant, token string) welcome {
-	return welcome{syncData: r.syncData(), You: r.s.participantView(you), ResumeToken: token}
+	return welcome{syncData: r.syncData(), You: r.s.participantView(you), ResumeToken: token, JoinKey: r.s.JoinKey}
 }
 
 func (r *Room) syncData() syncData {

@@ -4,16 +4,17 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/websocket"
 	qrcode "github.com/skip2/go-qrcode"
 )
 
-// routes is the whole HTTP surface of jamd.
+// routes is the whole HTTP surface of jamd, behind the door (guard.go).
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealth())
@@ -26,7 +27,35 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /jam", handleIndex(s.webapp))
 	mux.Handle("GET /jam/", handleIndex(s.webapp))
 	mux.Handle("GET /", handleAssets(s.webapp))
-	return mux
+	return guard(s.hub, mux)
+}
+
+// contentSecurity is what the web app may load and do: its own files and its own WebSocket,
+// nothing inline, in no frame.
+const contentSecurity = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// guard answers only requests addressed to this box (a web page that rebinds its own name to
+// the box's address sends its own name as Host: 421), refuses request bodies (no route reads
+// one), and sets the headers that keep the web app in its lane.
+func guard(h *Hub, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.hosts.allowed(r.Host) {
+			h.refusals.add(deviceKey(remoteIP(r)))
+			http.Error(w, "This jam box does not answer to that name.", http.StatusMisdirectedRequest)
+			return
+		}
+		if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+			w.Header().Set("Connection", "close")
+			http.Error(w, "Requests to this jam box carry no body.", http.StatusBadRequest)
+			return
+		}
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Content-Security-Policy", contentSecurity)
+		hd.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
 }
 
 func handleHealth() http.Handler {
@@ -42,9 +71,11 @@ func handleInfo(cfg Config) http.Handler {
 	})
 }
 
+// handleSessionInfo tells anyone whether a session exists and whether they could join it: no
+// more (who is in it, and since when, is for its members).
 func handleSessionInfo(h *Hub) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info, err := h.sessionInfo(r.PathValue("code"))
+		info, err := h.sessionInfo(deviceKey(remoteIP(r)), r.PathValue("code"), r.URL.Query().Get("k"))
 		if err != nil {
 			writeError(w, err)
 			return
@@ -53,23 +84,60 @@ func handleSessionInfo(h *Hub) http.Handler {
 	})
 }
 
-// handleSessionQR serves a QR code of the session's join link, for phones to scan off a screen.
+// handleSessionQR serves a QR code of the session's join link, for phones to scan off a screen:
+// with its join key when the request has it (the web app's Share tab), else the code alone.
+// Rendering costs milliseconds of CPU, so codes are kept and each device may ask only so often.
 func handleSessionQR(h *Hub, cfg Config) http.Handler {
+	var cache qrCache
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		info, err := h.sessionInfo(r.PathValue("code"))
+		device := deviceKey(remoteIP(r))
+		if !h.qrs.allow(device, h.now()) {
+			w.Header().Set("Retry-After", "60")
+			writeError(w, Errorf(ERATELIMITED, "Too many QR codes asked for from this device; wait a minute."))
+			return
+		}
+		key := r.URL.Query().Get("k")
+		info, err := h.sessionInfo(device, r.PathValue("code"), key)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		png, err := qrcode.Encode(joinURL(cfg, r)+"/"+info.RoomCode, qrcode.Medium, 512)
+		link := joinURL(cfg, r) + "/" + info.RoomCode
+		if info.keyOK {
+			link += "#" + key
+		}
+		png, err := cache.get(link)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
 		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Cache-Control", "private, no-cache")
 		w.Write(png)
 	})
+}
+
+// qrCache keeps the PNGs of the last links asked for.
+type qrCache struct {
+	mu   sync.Mutex
+	pngs map[string][]byte
+}
+
+func (c *qrCache) get(link string) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if png, ok := c.pngs[link]; ok {
+		return png, nil
+	}
+	png, err := qrcode.Encode(link, qrcode.Medium, 512)
+	if err != nil {
+		return nil, err
+	}
+	if c.pngs == nil || len(c.pngs) >= 128 {
+		c.pngs = map[string][]byte{} // a room's link rarely changes: starting over is fine
+	}
+	c.pngs[link] = png
+	return png, nil
 }
 
 func handleStats(h *Hub, token string) http.Handler {
@@ -88,20 +156,39 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 	up := websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
-		CheckOrigin:     func(r *http.Request) bool { return originAllowed(r, allowedOrigins) },
+		CheckOrigin:     func(r *http.Request) bool { return originAllowed(r, h.hosts, allowedOrigins) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			h.connectionErrors.Add(1)
-			h.log.Warn("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "status", status)
+			h.refusals.add(deviceKey(remoteIP(r)))
 			http.Error(w, http.StatusText(status), status)
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		device := deviceKey(remoteIP(r))
+		// Past a cap, refuse before the upgrade: a refused socket costs nothing to keep. A phone
+		// reconnects a few times a minute at most; a device opening sockets in a loop is slowed.
+		if !h.buckets.take("u/"+device, upgradeRate, max(upgradeBurst, float64(h.cfg.maxConnectionsPerDevice())), h.now()) {
+			h.refusals.add(device)
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "This device opens connections too often; try again in a moment.", http.StatusTooManyRequests)
+			return
+		}
+		if ok, why := h.door.admit(device, h.cfg.maxConnections(), h.cfg.maxConnectionsPerDevice()); !ok {
+			h.refusals.add(device)
+			w.Header().Set("Retry-After", "30")
+			status := http.StatusServiceUnavailable
+			if why != "too many connections" {
+				status = http.StatusTooManyRequests
+			}
+			http.Error(w, "This jam box has "+why+"; try again in a moment.", status)
+			return
+		}
+		defer h.door.release(device)
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return // Error above has answered
 		}
-		host, _, _ := net.SplitHostPort(r.RemoteAddr)
-		c := newClient(h, conn, host)
+		c := newClient(h, conn, remoteIP(r))
 		if !h.register(c) {
 			c.kick(closeGoingAway, "jamd is shutting down")
 			return
@@ -111,9 +198,10 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 	})
 }
 
-// originAllowed lets a browser open the WebSocket only from a page served by this host or from
+// originAllowed lets a browser open the WebSocket only from a page this box served (an origin
+// whose scheme is http or https and whose host is the request's own, on the allow-list) or from
 // an origin the operator allowed; clients that send no Origin are not browsers and may connect.
-func originAllowed(r *http.Request, allowed []string) bool {
+func originAllowed(r *http.Request, hosts *hostList, allowed []string) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
 		return true
@@ -122,15 +210,12 @@ func originAllowed(r *http.Request, allowed []string) bool {
 	if err != nil {
 		return false
 	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
 	for _, a := range allowed {
-		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) || strings.EqualFold(a, u.Host) {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
 			return true
 		}
 	}
-	return false
+	return (u.Scheme == "http" || u.Scheme == "https") && strings.EqualFold(u.Host, r.Host) && hosts.allowed(u.Host)
 }
 
 // handleIndex serves the web app's index.html for /jam and every /jam/<anything>, so that
@@ -143,11 +228,16 @@ func handleIndex(webapp fs.FS) http.Handler {
 }
 
 // handleAssets serves the web app's other files; the hashed names under /assets never change.
+// Folders are not listed.
 func handleAssets(webapp fs.FS) http.Handler {
 	files := http.FileServerFS(webapp)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/index.html" {
 			http.Redirect(w, r, "/jam", http.StatusFound)
+			return
+		}
+		if st, err := fs.Stat(webapp, strings.Trim(path.Clean(r.URL.Path), "/")); err != nil || st.IsDir() {
+			http.NotFound(w, r)
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/assets/") {
@@ -187,6 +277,7 @@ var httpStatus = map[string]int{
 	ENOTFOUND:           http.StatusNotFound,
 	EROOMFULL:           http.StatusConflict,
 	EINVALIDNAME:        http.StatusBadRequest,
+	ENAMETAKEN:          http.StatusConflict,
 	EINVALIDTEMPO:       http.StatusBadRequest,
 	EINVALIDKEY:         http.StatusBadRequest,
 	EINVALIDPATTERN:     http.StatusBadRequest,
@@ -198,6 +289,7 @@ var httpStatus = map[string]int{
 	ENOTINSESSION:       http.StatusConflict,
 	EALREADYINSESSION:   http.StatusConflict,
 	ERATELIMITED:        http.StatusTooManyRequests,
+	EBOXFULL:            http.StatusServiceUnavailable,
 	EINTERNAL:           http.StatusInternalServerError,
 	EUNAUTHORIZED:       http.StatusUnauthorized,
 }

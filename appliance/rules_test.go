@@ -39,8 +39,10 @@ func TestWebAppRulesMatch(t *testing.T) {
 			t.Errorf("%s: %s is %d, the server's is %d", protocolTS, name, got, want)
 		}
 	}
-	if got := tsInt(t, ts, `\[\.\.\.name\]\.length > (\d+)`); got != appliance.MaxNameRunes {
-		t.Errorf("%s: validateUserName allows %d characters, the server %d", protocolTS, got, appliance.MaxNameRunes)
+	for name, want := range map[string]int{"MAX_NAME_GRAPHEMES": appliance.MaxNameGraphemes, "MAX_NAME_BYTES": appliance.MaxNameBytes} {
+		if got := tsInt(t, ts, `export const `+name+` = (\d+);`); got != want {
+			t.Errorf("%s: %s is %d, the server's is %d", protocolTS, name, got, want)
+		}
 	}
 
 	// normalizeRoomCode trims and upper-cases, then isWellFormedRoomCode tests the pattern; try

@@ -33,7 +33,10 @@ func NewServer(cfg Config, store Store, webapp fs.FS, log *slog.Logger) (*Server
 // waits for the connections' goroutines and returns. Every change was committed when it was
 // made, so nothing is left to save.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+	// Bounds for a Wi-Fi anyone can join: small headers, and no request that trickles in for
+	// ever (a WebSocket sets its own deadlines once upgraded).
+	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	swept := make(chan struct{})

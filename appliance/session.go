@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Session is one jam: its seats and its shared musical state. It is what the Store keeps.
@@ -21,7 +19,10 @@ type Session struct {
 	HostID     string    `json:"hostId"`     // who runs the room now (see host.go)
 	// HomeHostID is the host who stepped away while someone stands in; the role goes back to
 	// them when they return. Empty when nobody is standing in.
-	HomeHostID   string        `json:"homeHostId,omitempty"`
+	HomeHostID string `json:"homeHostId,omitempty"`
+	// JoinKey is the long secret in the shared link and QR code, which lets its holder take a
+	// seat in a locked room: the short code alone, read aloud or guessed, then does not.
+	JoinKey      string        `json:"joinKey"`
 	Settings     Settings      `json:"settings"`
 	Removed      [][]byte      `json:"removed,omitempty"` // token hashes of seats the host removed, newest last
 	Participants []Participant `json:"participants"`      // in seating order, longest-seated first
@@ -103,7 +104,6 @@ const (
 	MinTempo     = 20
 	MaxTempo     = 300
 	DefaultTempo = 120
-	MaxNameRunes = 32
 )
 
 // Keys and Scales are the accepted values of State.Key and State.Scale.
@@ -159,6 +159,18 @@ func (s *Session) longestAway() int {
 	return best
 }
 
+// keyMatches reports whether k is the session's join key.
+func (s *Session) keyMatches(k string) bool {
+	return k != "" && subtle.ConstantTimeCompare([]byte(k), []byte(s.JoinKey)) == 1
+}
+
+// newJoinKey returns a fresh join key: 128 random bits.
+func newJoinKey() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
 // isRemoved reports whether token belongs to a seat the host removed.
 func (s *Session) isRemoved(token string) bool {
 	h := hashToken(token)
@@ -191,26 +203,6 @@ func NormalizeRoomCode(code string) (string, error) {
 		return "", Errorf(EINVALIDROOMCODE, "A room code is 6 letters and digits, like K7M2QX.")
 	}
 	return c, nil
-}
-
-// NormalizeName trims a user name and checks it: 1–32 characters, at least one of them visible,
-// no control characters and no bidi overrides (which could make a name read as another).
-func NormalizeName(name string) (string, error) {
-	n := strings.TrimSpace(name)
-	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > MaxNameRunes ||
-		strings.IndexFunc(n, unicode.IsControl) >= 0 || strings.IndexFunc(n, isBidiControl) >= 0 ||
-		strings.IndexFunc(n, isVisible) < 0 {
-		return "", Errorf(EINVALIDNAME, "Names are 1 to %d characters, letters, digits and symbols only.", MaxNameRunes)
-	}
-	return n, nil
-}
-
-func isVisible(r rune) bool {
-	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r)
-}
-
-func isBidiControl(r rune) bool {
-	return unicode.Is(unicode.Bidi_Control, r)
 }
 
 func validTempo(t float64) error {

@@ -106,8 +106,9 @@ fi
 install -m 0755 "$binary" "$BIN_DST.new" && mv -f "$BIN_DST.new" "$BIN_DST"
 install -m 0644 "$here/systemd/jamd.service" "$UNIT_DST"
 if [ ! -e "$ENV_DST" ]; then
-	install -m 0644 "$here/systemd/jamd.env" "$ENV_DST" # never overwrite the operator's settings
+	install -m 0640 -g jamd "$here/systemd/jamd.env" "$ENV_DST" # never overwrite the operator's settings
 fi
+chown root:jamd "$ENV_DST" && chmod 0640 "$ENV_DST" # root writes, jamd reads, nobody else
 echo "installed $("$BIN_DST" version) to $BIN_DST, the unit to $UNIT_DST, settings in $ENV_DST"
 
 # Enabled even without a running systemd (a chroot building a Pi image), so it starts at boot.

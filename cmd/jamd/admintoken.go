@@ -12,13 +12,14 @@ import (
 	"strings"
 )
 
-// adminToken returns the token that guards /api/stats: the configured one, or the one kept in
-// the data dir, created with mode 0600 on first start. The log says where it is, never what it is.
+// adminToken returns the token that guards /api/stats, kept in --admin-token-file or the data
+// dir's admin-token (a file, so the secret is never on a command line that ps shows), created
+// with mode 0600 on first start. The log says where it is, never what it is.
 func adminToken(cfg serveConfig, log *slog.Logger) (string, error) {
-	if cfg.AdminToken != "" {
-		return cfg.AdminToken, nil
+	path := cfg.AdminTokenFile
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "admin-token")
 	}
-	path := filepath.Join(cfg.DataDir, "admin-token")
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil && strings.TrimSpace(string(b)) != "":

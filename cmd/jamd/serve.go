@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"jamd/appliance"
+	"jamd/discovery"
 	"jamd/store"
 	"jamd/webui"
 )
@@ -30,9 +31,14 @@ type serveConfig struct {
 	SeatHold        time.Duration // how long an away seat is kept
 	MaxParticipants int           // seats per session
 	SessionTTL      time.Duration // idle sessions are deleted after this
-	AdminToken      string        // bearer token for /api/stats; generated when empty
-	CreateRateLimit int           // session creations per minute per client IP; 0 = off
+	AdminTokenFile  string        // holds the bearer token for /api/stats; the data dir's admin-token when empty
+	CreateRateLimit int           // session creations per minute per device; 0 = off
 	AllowedOrigins  []string      // extra WebSocket origins besides the page's own host
+	AllowedHosts    []string      // names this box answers to besides its addresses, mDNS names and --public-url
+	MaxConnections  int           // open WebSockets in total
+	MaxPerDevice    int           // open WebSockets per device
+	MaxSessions     int           // live sessions
+	CreatesPerMin   int           // session creations per minute from all devices
 	NoMDNS          bool          // do not advertise on the LAN
 	Name            string        // mDNS instance name; "Jam on <hostname>" when empty
 	Interface       string        // advertise only on this interface; chosen when empty
@@ -65,9 +71,14 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.SeatHold, "seat-hold", appliance.DefaultSeatHold, "how long the seat of someone who is away is kept for them")
 	f.IntVar(&cfg.MaxParticipants, "max-participants", appliance.DefaultMaxParticipants, "seats in one session")
 	f.DurationVar(&cfg.SessionTTL, "session-ttl", appliance.DefaultSessionTTL, "delete a session after this long without activity")
-	f.StringVar(&cfg.AdminToken, "admin-token", "", "bearer token for /api/stats (default: generated once, kept in the data dir)")
-	f.IntVar(&cfg.CreateRateLimit, "create-rate-limit", 10, "session creations per minute per client address (0 = no limit)")
+	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the bearer token for /api/stats (default: <data dir>/admin-token, generated once)")
+	f.IntVar(&cfg.CreateRateLimit, "create-rate-limit", 10, "session creations per minute per device (0 = no limit)")
+	f.IntVar(&cfg.CreatesPerMin, "creates-per-minute", appliance.DefaultCreatesPerMinute, "session creations per minute from all devices together")
+	f.IntVar(&cfg.MaxConnections, "max-connections", appliance.DefaultMaxConnections, "open WebSockets in total; past it new ones get 503")
+	f.IntVar(&cfg.MaxPerDevice, "max-connections-per-device", appliance.DefaultMaxConnectionsPerDevice, "open WebSockets per device (an IPv4 address or an IPv6 /64); past it 429")
+	f.IntVar(&cfg.MaxSessions, "max-sessions", appliance.DefaultMaxSessions, "live sessions; past it new ones are refused")
 	f.StringSliceVar(&cfg.AllowedOrigins, "allowed-origins", nil, "other origins allowed to open the WebSocket, e.g. http://jam.local:8080 (* for any)")
+	f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, "other names this box answers to (its addresses, localhost, its mDNS names and the --public-url host always work); any other Host gets 421")
 	f.BoolVar(&cfg.NoMDNS, "no-mdns", false, "do not advertise jamd on the LAN over mDNS")
 	f.StringVar(&cfg.Name, "name", "", `name shown to "jamd discover" (default "Jam on <hostname>")`)
 	f.StringVar(&cfg.Interface, "interface", "", "network interface to advertise on (default: the one with the default route)")
@@ -88,6 +99,14 @@ func (c serveConfig) validate() error {
 		return errors.New("--session-ttl must be longer than 0s")
 	case c.CreateRateLimit < 0:
 		return errors.New("--create-rate-limit must be 0 (no limit) or more")
+	case c.CreatesPerMin < 1:
+		return errors.New("--creates-per-minute must be at least 1")
+	case c.MaxConnections < 1:
+		return errors.New("--max-connections must be at least 1")
+	case c.MaxPerDevice < 1:
+		return errors.New("--max-connections-per-device must be at least 1")
+	case c.MaxSessions < 1:
+		return errors.New("--max-sessions must be at least 1")
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
@@ -138,15 +157,20 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	port := ln.Addr().(*net.TCPAddr).Port
 	join := newJoinURLWatcher(cfg, port)
 	srv, err := appliance.NewServer(appliance.Config{
-		ReconnectGrace:  cfg.ReconnectGrace,
-		SeatHold:        cfg.SeatHold,
-		MaxParticipants: cfg.MaxParticipants,
-		SessionTTL:      cfg.SessionTTL,
-		AdminToken:      token,
-		CreateRateLimit: cfg.CreateRateLimit,
-		AllowedOrigins:  cfg.AllowedOrigins,
-		Version:         version,
-		JoinURL:         join.URL,
+		ReconnectGrace:          cfg.ReconnectGrace,
+		SeatHold:                cfg.SeatHold,
+		MaxParticipants:         cfg.MaxParticipants,
+		SessionTTL:              cfg.SessionTTL,
+		AdminToken:              token,
+		CreateRateLimit:         cfg.CreateRateLimit,
+		CreatesPerMinute:        cfg.CreatesPerMin,
+		MaxConnections:          cfg.MaxConnections,
+		MaxConnectionsPerDevice: cfg.MaxPerDevice,
+		MaxSessions:             cfg.MaxSessions,
+		AllowedOrigins:          cfg.AllowedOrigins,
+		Hosts:                   boxNames(cfg),
+		Version:                 version,
+		JoinURL:                 join.URL,
 	}, db, webui.Dist(), log)
 	if err != nil {
 		return err
@@ -190,4 +214,18 @@ func browsableAddr(a net.Addr) string {
 		return a.String()
 	}
 	return tcp.String()
+}
+
+// boxNames are the names phones and browsers may use for this box besides its addresses and
+// localhost: its host name, its mDNS names, the --public-url host and --allowed-hosts.
+func boxNames(cfg serveConfig) []string {
+	hostname, _ := os.Hostname()
+	names := []string{hostname, hostname + ".local"}
+	if id, err := discovery.ApplianceID(cfg.DataDir); err == nil {
+		names = append(names, discovery.TargetLabel(id, hostname)+".local")
+	}
+	if u, err := url.Parse(cfg.PublicURL); err == nil && cfg.PublicURL != "" {
+		names = append(names, u.Hostname())
+	}
+	return append(names, cfg.AllowedHosts...)
 }

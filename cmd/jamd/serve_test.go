@@ -254,8 +254,12 @@ func TestStartupErrorsAreOneSentence(t *testing.T) {
 
 func TestEnvironmentConfiguresServe(t *testing.T) {
 	dir := t.TempDir()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(buildJamd(t), "serve")
-	cmd.Env = append(os.Environ(), "JAMD_ADDR=127.0.0.1:0", "JAMD_DATA_DIR="+dir, "JAMD_NO_MDNS=1", "JAMD_ADMIN_TOKEN=tok")
+	cmd.Env = append(os.Environ(), "JAMD_ADDR=127.0.0.1:0", "JAMD_DATA_DIR="+dir, "JAMD_NO_MDNS=1", "JAMD_ADMIN_TOKEN_FILE="+tokenFile)
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -271,7 +275,7 @@ func TestEnvironmentConfiguresServe(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer tok")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("stats with JAMD_ADMIN_TOKEN: %v %v", resp, err)
+		t.Fatalf("stats with the token from JAMD_ADMIN_TOKEN_FILE: %v %v", resp, err)
 	}
 	var stats map[string]any
 	json.NewDecoder(resp.Body).Decode(&stats)

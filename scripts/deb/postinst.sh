@@ -9,6 +9,8 @@ fi
 if ! getent passwd jamd >/dev/null; then
 	adduser --system --group --home /var/lib/jamd --no-create-home --disabled-login --quiet jamd
 fi
+# Settings may hold secrets one day: root writes them, jamd reads them, nobody else.
+chown root:jamd /etc/default/jamd && chmod 0640 /etc/default/jamd
 
 if command -v deb-systemd-helper >/dev/null; then
 	# Removes only the mask deb-systemd-helper set when the package was removed.

@@ -13,6 +13,8 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
   const { client } = useJam();
   const st = useAppState();
   const code = normalizeRoomCode(rawCode);
+  // A shared link carries the room's join key after the # (SharePanel).
+  const linkKey = location.hash.slice(1) || undefined;
   const wellFormed = isWellFormedRoomCode(code);
   // Whether a well-formed code names a session is learnt from the join itself: an HTTP
   // look-up would log a 404 in the console for every mistyped code.
@@ -38,13 +40,13 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
     const seat = client.savedSeat();
     if (seat && seat.roomCode === code) {
       tried.current = true;
-      client.join(code, seat.userName);
+      client.join(code, seat.userName, linkKey);
       return;
     }
     const remembered = loadName();
     if (remembered && !validateUserName(remembered)) {
       tried.current = true;
-      client.join(code, remembered.trim());
+      client.join(code, remembered.trim(), linkKey);
     }
   }, [client, code, here, elsewhere, pending, failed, check]);
 
@@ -61,7 +63,7 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
       className="primary"
       onClick={() => {
         tried.current = false;
-        client.join(code, loadName() || name.trim());
+        client.join(code, loadName() || name.trim(), linkKey);
       }}
     >
       Try again
@@ -161,7 +163,7 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
     if (err) return;
     saveName(name.trim());
     tried.current = true;
-    client.join(code, name.trim());
+    client.join(code, name.trim(), linkKey);
   };
   const otherError = failed && failed.code !== 'invalid_name' ? failed.message : null;
 

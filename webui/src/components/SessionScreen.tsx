@@ -86,7 +86,7 @@ export function SessionScreen() {
           </>
         )}
         {tab === 'users' && <UsersPanel session={session} />}
-        {tab === 'share' && <SharePanel roomCode={session.roomCode} />}
+        {tab === 'share' && <SharePanel roomCode={session.roomCode} joinKey={session.joinKey} />}
       </main>
     </div>
   );

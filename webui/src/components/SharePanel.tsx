@@ -1,7 +1,12 @@
 import { useId, useRef, useState } from 'react';
 
-export function SharePanel({ roomCode }: { roomCode: string }) {
-  const url = `${location.origin}/jam/${roomCode}`;
+/**
+ * The link and QR code carry the room's join key after the #: whoever has them can join even a
+ * locked room, and the key never reaches a server log (browsers do not send what follows #).
+ */
+export function SharePanel({ roomCode, joinKey }: { roomCode: string; joinKey: string | null }) {
+  const url = `${location.origin}/jam/${roomCode}${joinKey ? `#${joinKey}` : ''}`;
+  const qr = `/api/sessions/${encodeURIComponent(roomCode)}/qr.png${joinKey ? `?k=${encodeURIComponent(joinKey)}` : ''}`;
   const input = useRef<HTMLInputElement>(null);
   const [msg, setMsg] = useState<string | null>(null);
   const urlId = useId();
@@ -65,7 +70,7 @@ export function SharePanel({ roomCode }: { roomCode: string }) {
       <p className="hint" role="status" aria-live="polite">
         {msg}
       </p>
-      <img className="qr" src={`/api/sessions/${encodeURIComponent(roomCode)}/qr.png`} alt={`QR code of the join link for room ${roomCode}`} width={240} height={240} />
+      <img className="qr" src={qr} alt={`QR code of the join link for room ${roomCode}`} width={240} height={240} />
       <p className="hint">Scan with a phone camera on this Wi‑Fi to join.</p>
     </section>
   );

@@ -61,7 +61,7 @@ const REMOVED_TEXT = 'The host removed you from this session.';
 
 type Goal =
   | { kind: 'create'; userName: string }
-  | { kind: 'seat'; roomCode: string; userName: string; resumeToken: string | null };
+  | { kind: 'seat'; roomCode: string; userName: string; resumeToken: string | null; joinKey?: string };
 
 interface Intent {
   type: string;
@@ -124,15 +124,18 @@ export class SessionClient {
     this.ensureSocket();
   }
 
-  /** Joins `roomCode`, resuming this tab's seat there when it has one. */
-  join(roomCode: string, userName: string): void {
+  /**
+   * Joins `roomCode`, resuming this tab's seat there when it has one. `joinKey` comes from the
+   * shared link and lets a new seat into a locked room.
+   */
+  join(roomCode: string, userName: string, joinKey?: string): void {
     const saved = loadSeat(this.d.storage);
     const resumeToken = saved && saved.roomCode === roomCode ? saved.resumeToken : null;
     const cur = this.d.store.getState().session;
     if (cur && cur.roomCode !== roomCode) this.resetSeat();
     this.takenOver = false;
     if (this.wasRemovedFrom(roomCode)) saveRemoved(this.d.storage, null); // asked to join again on purpose
-    this.goal = { kind: 'seat', roomCode, userName: saved?.roomCode === roomCode ? saved.userName : userName, resumeToken };
+    this.goal = { kind: 'seat', roomCode, userName: saved?.roomCode === roomCode ? saved.userName : userName, resumeToken, joinKey };
     this.d.store.dispatch({ type: 'pending', op: 'join', roomCode });
     if (this.socket && this.socket.readyState === OPEN) {
       this.seated = false;
@@ -408,6 +411,7 @@ export class SessionClient {
       // The attempt orders this tab's connections, so a stale join arriving late cannot take the
       // seat from a newer one: the monotonic clock only grows.
       if (g.resumeToken) Object.assign(data, { resumeToken: g.resumeToken, attempt: this.d.clockNow() });
+      if (g.joinKey) data.joinKey = g.joinKey;
       this.request('session:join', data);
     }
   }

@@ -79,6 +79,8 @@ export interface SeatData {
   settings?: Settings;
   state: JamState;
   resumeToken: string;
+  /** The secret the shared link and QR code carry: it lets a new seat into a locked room. */
+  joinKey?: string;
 }
 
 export interface SyncData {
@@ -103,11 +105,22 @@ export function isWellFormedRoomCode(code: string): boolean {
   return /^[A-Z0-9]{6}$/.test(code);
 }
 
-/** Mirrors the server's rule so the form can say what is wrong before sending. */
+export const MAX_NAME_GRAPHEMES = 32;
+export const MAX_NAME_BYTES = 128;
+
+/** Characters as a person counts them: 👨‍👩‍👧‍👦 is one. */
+function graphemes(s: string): number {
+  const Segmenter = (Intl as { Segmenter?: typeof Intl.Segmenter }).Segmenter;
+  return Segmenter ? [...new Segmenter(undefined, { granularity: 'grapheme' }).segment(s)].length : [...s].length;
+}
+
+/** Mirrors the server's length rules so the form can say what is wrong before sending; the server checks the rest. */
 export function validateUserName(raw: string): string | null {
   const name = raw.trim();
   if (name.length === 0) return 'Please enter a name.';
-  if ([...name].length > 32) return 'Names can be at most 32 characters.';
+  if (graphemes(name) > MAX_NAME_GRAPHEMES || new TextEncoder().encode(name).length > MAX_NAME_BYTES) {
+    return `Names can be at most ${MAX_NAME_GRAPHEMES} characters.`;
+  }
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'Names cannot contain control characters.';
   return null;

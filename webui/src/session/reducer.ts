@@ -44,6 +44,8 @@ export interface SessionView {
   /** The host whom the current host stands in for, while they are away. */
   homeHostId: string | null;
   settings: Settings;
+  /** For the link and QR code this tab shares; null from a server that has none. */
+  joinKey: string | null;
   state: JamState;
 }
 
@@ -144,6 +146,7 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
           participants: seat.participants,
           homeHostId: seat.homeHostId ?? null,
           settings: seat.settings ?? defaultSettings,
+          joinKey: seat.joinKey ?? null,
           state: normalizeState(seat.state),
         },
       };
