@@ -36,7 +36,7 @@ type Client struct {
 	hub      *Hub
 	conn     *websocket.Conn
 	remoteIP string
-	send     chan []byte
+	send     chan queued
 	done     chan struct{} // closed by kick: the writer stops, the connection is closed
 
 	room *Room // the session this connection is seated in, or nil
@@ -50,7 +50,7 @@ type Client struct {
 }
 
 func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
-	return &Client{hub: h, conn: conn, remoteIP: remoteIP, send: make(chan []byte, sendQueueLen), done: make(chan struct{})}
+	return &Client{hub: h, conn: conn, remoteIP: remoteIP, send: make(chan queued, sendQueueLen), done: make(chan struct{})}
 }
 
 // inSession reports whether c holds a seat: it sat down, and the seat was not taken over or
@@ -65,9 +65,10 @@ func (c *Client) seat(r *Room, pid string) { c.room, c.pid = r, pid }
 // will resume and resync when it reconnects.
 func (c *Client) enqueue(frame []byte) {
 	select {
-	case c.send <- frame:
+	case c.send <- queued{frame, time.Now()}:
 	case <-c.done:
 	default:
+		c.hub.metrics.slowClient()
 		c.hub.connectionErrors.Add(1)
 		c.hub.log.Warn("closing a client that is not reading", "remote", c.remoteIP, "participant", c.pid)
 		c.kick(closeSlow, "too slow: reconnect to resync")
@@ -127,6 +128,7 @@ func (c *Client) readPump() {
 		}
 		alive()
 		if kind != websocket.TextMessage {
+			c.hub.metrics.rejectedFrame(errNotAMessage())
 			c.enqueue(errorFrame("", Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")))
 			continue
 		}
@@ -135,6 +137,7 @@ func (c *Client) readPump() {
 			err = Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")
 		}
 		if err != nil {
+			c.hub.metrics.rejectedFrame(err)
 			c.enqueue(errorFrame(req.ID, err))
 			continue
 		}
@@ -165,12 +168,13 @@ func (c *Client) writePump() {
 		select {
 		case <-c.done:
 			return
-		case frame := <-c.send:
+		case q := <-c.send:
 			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			if err := c.conn.WriteMessage(websocket.TextMessage, q.frame); err != nil {
 				c.kick(websocket.CloseAbnormalClosure, "")
 				return
 			}
+			c.hub.metrics.sent(q.at)
 		case <-ping.C:
 			if time.Since(time.Unix(0, c.lastRead.Load())) < pingPeriod {
 				continue // heard from it just now

@@ -18,7 +18,8 @@ type Config struct {
 	MaxParticipants int              // seats per session; 0 means DefaultMaxParticipants
 	SessionTTL      time.Duration    // idle sessions are deleted after this; 0 means DefaultSessionTTL
 	CreateRateLimit int              // session creations per minute per client address; 0 means no limit
-	AdminToken      string           // bearer token for /api/stats; empty refuses everyone
+	AdminToken      string           // bearer token for /api/stats, /metrics and the admin routes; empty refuses everyone
+	MetricsPublic   bool             // serve /metrics without the admin token
 	AllowedOrigins  []string         // WebSocket origins allowed besides the page's own host; "*" allows any
 	Version         string           // shown by /api/info
 	JoinURL         func() string    // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host

@@ -17,6 +17,7 @@ type Hub struct {
 	log     *slog.Logger
 	now     func() time.Time
 	limiter *rateLimiter
+	metrics *metrics
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -36,6 +37,7 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	if h.now == nil {
 		h.now = steadyClock()
 	}
+	h.metrics = newMetrics(h)
 	sessions, err := store.Sessions()
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
@@ -191,6 +193,7 @@ func (h *Hub) deleteRoom(r *Room, why string) error {
 	h.forget(r.s.Code)
 	h.endedSessions.Add(1)
 	h.endedSeconds.Add(int64(h.now().Sub(r.s.CreatedAt).Seconds()))
+	h.metrics.sessionEnded(why)
 	h.log.Info("session deleted", "room", r.s.Code, "why", why)
 	return nil
 }

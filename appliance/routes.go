@@ -22,6 +22,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/sessions/{code}/qr.png", handleSessionQR(s.hub, s.cfg))
 	mux.Handle("GET /api/stats", handleStats(s.hub, s.cfg.AdminToken))
 	mux.Handle("GET /ws", handleWebSocket(s.hub, s.cfg.AllowedOrigins))
+	mux.Handle("GET /metrics", handleMetrics(s.hub, s.cfg))
+	mux.Handle("GET /api/backup", requireAdmin(s.cfg.AdminToken, handleBackup(s.hub)))
+	mux.Handle("GET /api/sessions", requireAdmin(s.cfg.AdminToken, handleSessionList(s.hub)))
+	mux.Handle("POST /api/sessions/{code}/end", requireAdmin(s.cfg.AdminToken, handleEndSession(s.hub)))
 	mux.Handle("GET /{$}", http.RedirectHandler("/jam", http.StatusFound))
 	mux.Handle("GET /jam", handleIndex(s.webapp))
 	mux.Handle("GET /jam/", handleIndex(s.webapp))
@@ -91,6 +95,7 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		CheckOrigin:     func(r *http.Request) bool { return originAllowed(r, allowedOrigins) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			h.connectionErrors.Add(1)
+			h.metrics.refused(refusedReason(status))
 			h.log.Warn("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "status", status)
 			http.Error(w, http.StatusText(status), status)
 		},
@@ -103,6 +108,7 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		c := newClient(h, conn, host)
 		if !h.register(c) {
+			h.metrics.refused("shutting_down")
 			c.kick(closeGoingAway, "jamd is shutting down")
 			return
 		}
