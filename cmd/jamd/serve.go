@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -37,6 +38,8 @@ type serveConfig struct {
 	Name            string        // mDNS instance name; "Jam on <hostname>" when empty
 	Interface       string        // advertise only on this interface; chosen when empty
 	PublicURL       string        // the join URL to print and encode; chosen when empty
+	MetricsPublic   bool          // serve /metrics without the admin token
+	LogFormat       string        // text, json, journal or auto (journal under systemd, else text)
 }
 
 func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -72,6 +75,8 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.Name, "name", "", `name shown to "jamd discover" (default "Jam on <hostname>")`)
 	f.StringVar(&cfg.Interface, "interface", "", "network interface to advertise on (default: the one with the default route)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "join URL to print and put in the QR code (default: http://<LAN address>:<port>/jam)")
+	f.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve /metrics to anyone on the network, without the admin token")
+	f.StringVar(&cfg.LogFormat, "log-format", "auto", "log format: text, json, journal (systemd's journal, with fields to filter on), or auto (journal under systemd, else text)")
 	return cmd
 }
 
@@ -88,6 +93,8 @@ func (c serveConfig) validate() error {
 		return errors.New("--session-ttl must be longer than 0s")
 	case c.CreateRateLimit < 0:
 		return errors.New("--create-rate-limit must be 0 (no limit) or more")
+	case !slices.Contains(logFormats, c.LogFormat):
+		return fmt.Errorf("--log-format %q is not one of %s", c.LogFormat, strings.Join(logFormats, ", "))
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
@@ -111,7 +118,7 @@ func defaultDataDir(getenv env) string {
 }
 
 func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := newLogger(cfg.LogFormat, getenv, stderr)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, errors.Unwrap(err))
@@ -129,6 +136,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, errors.Unwrap(err))
 	}
 	defer ln.Close()
+	cfg.Addr = ln.Addr().String() // as bound: a host name resolved, port 0 chosen
 	db, err := store.Open(filepath.Join(cfg.DataDir, "jamd.db"))
 	if err != nil {
 		return err
@@ -143,6 +151,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		MaxParticipants: cfg.MaxParticipants,
 		SessionTTL:      cfg.SessionTTL,
 		AdminToken:      token,
+		MetricsPublic:   cfg.MetricsPublic,
 		CreateRateLimit: cfg.CreateRateLimit,
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Version:         version,
@@ -168,7 +177,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	}
 	var watching sync.WaitGroup
 	watching.Go(func() { join.watch(lanCtx, banner.changed) })
-	if first != "" {
+	if ip, ok := listenIP(cfg); ok && ip.IsLoopback() {
+		log.Info("no join URL: jamd listens on loopback only, so phones cannot reach it; serve with --addr :PORT to let them join", "addr", cfg.Addr)
+	} else if first != "" {
 		log.Info("join URL", "url", first)
 	} else {
 		log.Info("no LAN address yet: the join URL follows when there is one")
