@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,5 +318,55 @@ func TestEndSession(t *testing.T) {
 	}
 	if got := Value(fams, "jamd_sessions", nil...); got != 2 { // other, and host's new one
 		t.Errorf("jamd_sessions = %v, want 2 (%s still live)", got, other.RoomCode)
+	}
+}
+
+// TestDashboardQueriesExist reads docs/grafana-dashboard.json and checks that every metric its
+// panels query is in a real server's /metrics after some traffic (a histogram's _bucket, _sum
+// and _count count as the histogram).
+func TestDashboardQueriesExist(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "grafana-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatalf("docs/grafana-dashboard.json: %v", err)
+	}
+	ts := MustServer(t, appliance.Config{AdminToken: adminToken})
+	c := ts.Dial(t)
+	c.MustCreate("Ana")
+	c.MustRequest("state:tempo-change", map[string]any{"tempo": 90}, "state:tempo-change")
+	fams := Scrape(t, ts.URL, bearer)
+
+	name := regexp.MustCompile(`\b(jamd|go|process)_[a-z0-9_]+`)
+	queried := 0
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q queries nothing", p.Title)
+		}
+		for _, tg := range p.Targets {
+			for _, m := range name.FindAllString(tg.Expr, -1) {
+				queried++
+				if fams[m] != nil {
+					continue
+				}
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+				if f := fams[base]; f == nil || f.GetType() != dto.MetricType_HISTOGRAM {
+					t.Errorf("panel %q queries %s, which /metrics does not have", p.Title, m)
+				}
+			}
+		}
+	}
+	if queried < 10 {
+		t.Errorf("the dashboard queries only %d metrics", queried)
 	}
 }
