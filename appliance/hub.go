@@ -185,7 +185,7 @@ func (h *Hub) forget(code string) {
 // deleteRoom deletes r's session from the store and the map. Call with r.mu held.
 func (h *Hub) deleteRoom(r *Room, why string) error {
 	if err := h.store.DeleteSession(r.s.Code); err != nil {
-		h.log.Error("cannot delete session", "room", r.s.Code, "err", err)
+		h.log.Error("cannot delete session, it stays for now: check the disk (df -h, dmesg)", "room", r.s.Code, "err", err)
 		return errNotSaved()
 	}
 	r.gone = true

@@ -27,6 +27,7 @@ type metrics struct {
 	limited       atomic.Int64 // requests refused by a connection's rate limit
 	refusedBy     *prometheus.CounterVec
 	rejected      map[string]prometheus.Counter // frames, by error code
+	refusals      refusalLog
 }
 
 // The label values known in advance; anything else is still counted, on a slower path.
@@ -153,6 +154,15 @@ func (m *metrics) refused(reason string) {
 	if m != nil {
 		m.refusedBy.WithLabelValues(reason).Inc()
 	}
+}
+
+// refusedUpgrade counts a refused WebSocket upgrade and logs it, in summary (refusalLog).
+func (m *metrics) refusedUpgrade(h *Hub, r *http.Request, status int) {
+	if m == nil {
+		return
+	}
+	m.refused(refusedReason(status))
+	m.refusals.note(h, r, status)
 }
 
 // sessionEnded counts a deleted session; why is deleteRoom's.

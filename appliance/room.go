@@ -28,7 +28,7 @@ func (r *Room) commit(next *Session) error {
 	next.LastActive = r.hub.now()
 	defer r.hub.metrics.commitDone(time.Now())
 	if err := r.hub.store.PutSession(next); err != nil {
-		r.hub.log.Error("cannot save session", "room", next.Code, "err", err)
+		r.hub.log.Error("cannot save session, the change was refused: check the disk (df -h, dmesg) and the data dir's permissions", "room", next.Code, "err", err)
 		return errNotSaved()
 	}
 	r.s = next

@@ -95,8 +95,7 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		CheckOrigin:     func(r *http.Request) bool { return originAllowed(r, allowedOrigins) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			h.connectionErrors.Add(1)
-			h.metrics.refused(refusedReason(status))
-			h.log.Warn("websocket refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "status", status)
+			h.metrics.refusedUpgrade(h, r, status)
 			http.Error(w, http.StatusText(status), status)
 		},
 	}

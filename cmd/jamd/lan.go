@@ -102,7 +102,7 @@ func (b *banner) first(u string) {
 
 // changed prints the join URL that replaced before; it fits joinURLWatcher.watch.
 func (b *banner) changed(before, now string) {
-	b.log.Info("join address changed", "url", now)
+	b.log.Info("join address changed: phones that scanned the old QR code need the new link (jamd qr prints it)", "url", now)
 	switch {
 	case now == "":
 		b.print(now, addressGone)

@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		return err
 	}
 
-	log.Info("jamd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	log.Info("jamd listening: stop it with Ctrl-C (or sudo systemctl stop jamd); sessions survive a restart", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
 	fmt.Fprintf(stdout, "jamd is running: open http://%s/jam on this machine\n", browsableAddr(ln.Addr()))
 
 	// Show where phones should go and announce on the LAN, following address changes, and tell
