@@ -26,9 +26,10 @@ web-deps:
 
 # Debian packages the tests use: chromium drives the end-to-end tests (nothing downloads a browser
 # of its own), python3-zeroconf is the mDNS client nobody here wrote, ip makes the test network
-# namespaces, systemd-analyze verifies the unit, and g++ builds a reference Ableton Link peer from
-# ableton-link-dev's headers for discovery/link's tests.
-TEST_PACKAGES := chromium python3-zeroconf iproute2 systemd ableton-link-dev g++
+# namespaces, systemd-analyze verifies the units, python3-prometheus-client parses /metrics as
+# Prometheus would, and g++ builds a reference Ableton Link peer from ableton-link-dev's headers
+# for discovery/link's tests.
+TEST_PACKAGES := chromium python3-zeroconf python3-prometheus-client iproute2 systemd ableton-link-dev g++
 test-tools:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \

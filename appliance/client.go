@@ -48,7 +48,7 @@ type Client struct {
 	conn     *websocket.Conn
 	remoteIP string
 	device   string // deviceKey(remoteIP): what the door's caps and limits count by
-	send     chan []byte
+	send     chan queued
 	queued   atomic.Int64  // bytes in send
 	done     chan struct{} // closed by kick: the writer stops, the connection is closed
 
@@ -67,7 +67,7 @@ func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
 		tcp.SetWriteBuffer(kernelSendBuf)
 	}
 	return &Client{hub: h, conn: conn, remoteIP: remoteIP, device: deviceKey(remoteIP),
-		send: make(chan []byte, sendQueueLen), done: make(chan struct{})}
+		send: make(chan queued, sendQueueLen), done: make(chan struct{})}
 }
 
 // inSession reports whether c holds a seat: it sat down, and the seat was not taken over or
@@ -91,7 +91,7 @@ func (c *Client) enqueue(frame []byte) {
 		return
 	}
 	select {
-	case c.send <- frame:
+	case c.send <- queued{frame, time.Now()}:
 	case <-c.done:
 	default:
 		c.tooSlow()
@@ -105,6 +105,7 @@ func (c *Client) tooSlow() {
 	default:
 	}
 	c.hub.connectionErrors.Add(1)
+	c.hub.metrics.slowClient()
 	c.hub.log.Warn("closing a client that is not reading; it will reconnect and resync", "remote", c.remoteIP, "participant", c.pid)
 	c.kick(closeSlow, "too slow: reconnect to resync")
 }
@@ -184,6 +185,7 @@ func (c *Client) readPump() {
 				c.kick(websocket.ClosePolicyViolation, "too many invalid messages")
 				return
 			}
+			c.hub.metrics.rejectedFrame(err)
 			if budget { // past the budget, junk is not even answered
 				c.enqueue(errorFrame(req.ID, err))
 			}
@@ -194,7 +196,9 @@ func (c *Client) readPump() {
 			budget = c.spend(syncCost - 1) // the whole state: the largest frame there is
 		}
 		if !budget {
-			c.enqueue(errorFrame(req.ID, Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")))
+			err := Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")
+			c.hub.metrics.rejectedFrame(err)
+			c.enqueue(errorFrame(req.ID, err))
 			continue
 		}
 		c.hub.handle(c, req)
@@ -222,13 +226,14 @@ func (c *Client) writePump() {
 		select {
 		case <-c.done:
 			return
-		case frame := <-c.send:
-			c.queued.Add(-int64(len(frame)))
+		case q := <-c.send:
+			c.queued.Add(-int64(len(q.frame)))
 			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+			if err := c.conn.WriteMessage(websocket.TextMessage, q.frame); err != nil {
 				c.kick(websocket.CloseAbnormalClosure, "")
 				return
 			}
+			c.hub.metrics.sent(q.at)
 		case <-ping.C:
 			if time.Since(time.Unix(0, c.lastRead.Load())) < pingPeriod {
 				continue // heard from it just now

@@ -31,7 +31,8 @@ type Config struct {
 	MaxConnectionsPerDevice int              // open WebSockets per device (an address, an IPv6 /64); 0 means DefaultMaxConnectionsPerDevice
 	MaxSessions             int              // live sessions; 0 means DefaultMaxSessions
 	Hosts                   []string         // names this box answers to besides its own addresses and localhost (mDNS names, --public-url, --allowed-hosts)
-	AdminToken              string           // bearer token for /api/stats; empty refuses everyone
+	AdminToken              string           // bearer token for /api/stats, /metrics and the admin routes; empty refuses everyone
+	MetricsPublic           bool             // serve /metrics without the admin token
 	AllowedOrigins          []string         // WebSocket origins allowed besides the page's own host; "*" allows any
 	Version                 string           // shown by /api/info
 	JoinURL                 func() string    // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host

@@ -27,6 +27,7 @@ type Hub struct {
 	qrs      *rateLimiter // QR codes rendered, per device
 	refusals *tally       // connections and requests refused at the door
 	guesses  *tally       // room-code misses
+	metrics  *metrics
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -53,6 +54,7 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	if h.now == nil {
 		h.now = steadyClock()
 	}
+	h.metrics = newMetrics(h)
 	sessions, err := store.Sessions()
 	if err != nil {
 		return nil, fmt.Errorf("load sessions: %w", err)
@@ -230,7 +232,7 @@ func (h *Hub) forget(code string) {
 // deleteRoom deletes r's session from the store and the map. Call with r.mu held.
 func (h *Hub) deleteRoom(r *Room, why string) error {
 	if err := h.store.DeleteSession(r.s.Code); err != nil {
-		h.log.Error("cannot delete session", "room", r.s.Code, "err", err)
+		h.log.Error("cannot delete session, it stays for now: check the disk (df -h, dmesg)", "room", r.s.Code, "err", err)
 		return errNotSaved()
 	}
 	r.gone = true
@@ -238,6 +240,7 @@ func (h *Hub) deleteRoom(r *Room, why string) error {
 	h.forget(r.s.Code)
 	h.endedSessions.Add(1)
 	h.endedSeconds.Add(int64(h.now().Sub(r.s.CreatedAt).Seconds()))
+	h.metrics.sessionEnded(why)
 	h.log.Info("session deleted", "room", r.s.Code, "why", why)
 	return nil
 }

@@ -2,6 +2,7 @@ package appliance
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -11,8 +12,9 @@ type rateLimiter struct {
 	limit  int
 	window time.Duration
 
-	mu     sync.Mutex
-	events map[string][]time.Time
+	mu      sync.Mutex
+	events  map[string][]time.Time
+	refused atomic.Int64 // events refused since start, for jamd_rate_limited_total
 }
 
 func newRateLimiter(limit int, window time.Duration) *rateLimiter {
@@ -29,6 +31,7 @@ func (l *rateLimiter) allow(key string, now time.Time) bool {
 	recent := l.recent(key, now)
 	if len(recent) >= l.limit {
 		l.events[key] = recent
+		l.refused.Add(1)
 		return false
 	}
 	l.events[key] = append(recent, now)

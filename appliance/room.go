@@ -26,8 +26,9 @@ func newRoom(h *Hub, s *Session) *Room {
 // commit makes next the room's session once the store has it on disk. Call with mu held.
 func (r *Room) commit(next *Session) error {
 	next.LastActive = r.hub.now()
+	defer r.hub.metrics.commitDone(time.Now())
 	if err := r.hub.store.PutSession(next); err != nil {
-		r.hub.log.Error("cannot save session", "room", next.Code, "err", err)
+		r.hub.log.Error("cannot save session, the change was refused: check the disk (df -h, dmesg) and the data dir's permissions", "room", next.Code, "err", err)
 		return errNotSaved()
 	}
 	r.s = next
@@ -317,6 +318,7 @@ func (r *Room) change(c *Client, typ, re string, ch change) error {
 	if err := r.commit(next); err != nil {
 		return err
 	}
+	r.hub.metrics.changed(typ)
 	c.enqueue(encode(typ, re, event))
 	r.broadcast(encode(typ, "", event), c)
 	return nil

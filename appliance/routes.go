@@ -23,6 +23,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/sessions/{code}/qr.png", handleSessionQR(s.hub, s.cfg))
 	mux.Handle("GET /api/stats", handleStats(s.hub, s.cfg.AdminToken))
 	mux.Handle("GET /ws", handleWebSocket(s.hub, s.cfg.AllowedOrigins))
+	mux.Handle("GET /metrics", handleMetrics(s.hub, s.cfg))
+	mux.Handle("GET /api/backup", requireAdmin(s.cfg.AdminToken, handleBackup(s.hub)))
+	mux.Handle("GET /api/sessions", requireAdmin(s.cfg.AdminToken, handleSessionList(s.hub)))
+	mux.Handle("POST /api/sessions/{code}/end", requireAdmin(s.cfg.AdminToken, handleEndSession(s.hub)))
 	mux.Handle("GET /{$}", http.RedirectHandler("/jam", http.StatusFound))
 	mux.Handle("GET /jam", handleIndex(s.webapp))
 	mux.Handle("GET /jam/", handleIndex(s.webapp))
@@ -36,18 +40,19 @@ const contentSecurity = "default-src 'self'; script-src 'self'; style-src 'self'
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // guard answers only requests addressed to this box (a web page that rebinds its own name to
-// the box's address sends its own name as Host: 421), refuses request bodies (no route reads
-// one), and sets the headers that keep the web app in its lane.
+// the box's address sends its own name as Host: 421), refuses bodies on GET (a body trickled
+// in would hold the connection), and sets the headers that keep the web app in its lane.
 func guard(h *Hub, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.hosts.allowed(r.Host) {
 			h.refusals.add(deviceKey(remoteIP(r)))
+			h.metrics.refused("host")
 			http.Error(w, "This jam box does not answer to that name.", http.StatusMisdirectedRequest)
 			return
 		}
-		if r.ContentLength > 0 || len(r.TransferEncoding) > 0 {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
 			w.Header().Set("Connection", "close")
-			http.Error(w, "Requests to this jam box carry no body.", http.StatusBadRequest)
+			http.Error(w, "GET requests to this jam box carry no body.", http.StatusBadRequest)
 			return
 		}
 		hd := w.Header()
@@ -160,6 +165,7 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			h.connectionErrors.Add(1)
 			h.refusals.add(deviceKey(remoteIP(r)))
+			h.metrics.refused(refusedReason(status))
 			http.Error(w, http.StatusText(status), status)
 		},
 	}
@@ -169,6 +175,7 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		// reconnects a few times a minute at most; a device opening sockets in a loop is slowed.
 		if !h.buckets.take("u/"+device, upgradeRate, max(upgradeBurst, float64(h.cfg.maxConnectionsPerDevice())), h.now()) {
 			h.refusals.add(device)
+			h.metrics.refused("too_fast")
 			w.Header().Set("Retry-After", "10")
 			http.Error(w, "This device opens connections too often; try again in a moment.", http.StatusTooManyRequests)
 			return
@@ -176,10 +183,11 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		if ok, why := h.door.admit(device, h.cfg.maxConnections(), h.cfg.maxConnectionsPerDevice()); !ok {
 			h.refusals.add(device)
 			w.Header().Set("Retry-After", "30")
-			status := http.StatusServiceUnavailable
+			status, reason := http.StatusServiceUnavailable, "too_many_connections"
 			if why != "too many connections" {
-				status = http.StatusTooManyRequests
+				status, reason = http.StatusTooManyRequests, "too_many_from_device"
 			}
+			h.metrics.refused(reason)
 			http.Error(w, "This jam box has "+why+"; try again in a moment.", status)
 			return
 		}
@@ -190,6 +198,7 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 		}
 		c := newClient(h, conn, remoteIP(r))
 		if !h.register(c) {
+			h.metrics.refused("shutting_down")
 			c.kick(closeGoingAway, "jamd is shutting down")
 			return
 		}

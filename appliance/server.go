@@ -53,7 +53,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down")
+	s.log.Info("shutting down: phones are told to reconnect (they resume their seats when jamd is back); every session is on disk")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	srv.Shutdown(shutdownCtx) // stops accepting; WebSockets are hijacked, so close them ourselves

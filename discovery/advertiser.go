@@ -37,6 +37,9 @@ type Config struct {
 	Hostname  string        // host name for the default instance name; os.Hostname when empty
 	Poll      time.Duration // how often to look for interface and address changes; 2s when zero
 	Log       *slog.Logger  // where problems are logged; discarded when nil
+	// Addr, when valid, is the one address jamd listens on: only it is advertised, and only on
+	// the interface that holds it. The zero Addr advertises every address of the interfaces.
+	Addr netip.Addr
 }
 
 // Advertiser announces one jamd on the LAN over mDNS. Create it with NewAdvertiser and run Serve.
@@ -154,7 +157,7 @@ func (a *Advertiser) sync(ctx context.Context) {
 		return
 	}
 	for _, ifi := range ifis {
-		addrs := ifaceAddrs(ifi)
+		addrs := a.reachable(ifaceAddrs(ifi))
 		if len(addrs) == 0 || ctx.Err() != nil {
 			continue
 		}
@@ -183,16 +186,32 @@ func (a *Advertiser) sync(ctx context.Context) {
 // no fixed addresses, so they answer with the interface's current ones.
 func (a *Advertiser) register(ifi net.Interface) (*responder, error) {
 	instance := escapeLabel(a.cfg.Instance)
-	jamd, err := zeroconf.RegisterProxy(instance, ServiceType, Domain, a.cfg.Port, a.label, nil, a.jamdText(), []net.Interface{ifi})
+	var ips []string // nil: the library answers with the interface's current addresses
+	if a.cfg.Addr.IsValid() {
+		ips = []string{a.cfg.Addr.String()}
+	}
+	jamd, err := zeroconf.RegisterProxy(instance, ServiceType, Domain, a.cfg.Port, a.label, ips, a.jamdText(), []net.Interface{ifi})
 	if err != nil {
 		return nil, fmt.Errorf("register %s: %w", ServiceType, err)
 	}
-	http, err := zeroconf.RegisterProxy(instance, HTTPServiceType, Domain, a.cfg.Port, a.label, nil, httpText(), []net.Interface{ifi})
+	http, err := zeroconf.RegisterProxy(instance, HTTPServiceType, Domain, a.cfg.Port, a.label, ips, httpText(), []net.Interface{ifi})
 	if err != nil {
 		jamd.Shutdown()
 		return nil, fmt.Errorf("register %s: %w", HTTPServiceType, err)
 	}
 	return &responder{iface: ifi, jamd: jamd, http: http}, nil
+}
+
+// reachable keeps, of an interface's addresses, those jamd can be reached at: all of them, or
+// only Config.Addr when jamd listens on that one alone.
+func (a *Advertiser) reachable(addrs []netip.Addr) []netip.Addr {
+	if !a.cfg.Addr.IsValid() {
+		return addrs
+	}
+	if slices.Contains(addrs, a.cfg.Addr.Unmap()) {
+		return []netip.Addr{a.cfg.Addr.Unmap()}
+	}
+	return nil
 }
 
 // goodbye shuts every responder down: the library sends the TTL-0 records, exactly once each.

@@ -24,6 +24,7 @@ const (
 	noAddressYet = "No LAN address yet: jamd will print the join link and QR code as soon as it has one."
 	addressGone  = "The LAN address is gone: jamd will print the new join link and QR code as soon as it has one."
 	joinReady    = "jamd is ready. On a phone on the same Wi-Fi, scan the code or open:"
+	loopbackOnly = "jamd listens on this machine's loopback address only: no phone can reach it, so there is no join link or QR code, and nothing is advertised on the LAN. To let phones join, serve on the LAN: --addr :%d"
 	joinMoved    = "The address changed. Open instead:"
 )
 
@@ -41,6 +42,8 @@ func newJoinURLWatcher(cfg serveConfig, port int) *joinURLWatcher {
 	w := &joinURLWatcher{pick: func() string { return chooseJoinURL(cfg, port) }, every: addrPoll}
 	if cfg.PublicURL != "" {
 		w.pick, w.fixed = func() string { return cfg.PublicURL }, true
+	} else if _, ok := listenIP(cfg); ok {
+		w.fixed = true // bound to one address: it is the join address (or, for loopback, there is none)
 	}
 	u := w.pick()
 	w.url.Store(&u)
@@ -86,6 +89,10 @@ type banner struct {
 
 // first prints the join URL jamd starts with ("" while there is no LAN address).
 func (b *banner) first(u string) {
+	if ip, ok := listenIP(b.cfg); ok && ip.IsLoopback() && b.cfg.PublicURL == "" {
+		b.print("", fmt.Sprintf(loopbackOnly, b.port))
+		return
+	}
 	if u == "" {
 		b.print(u, noAddressYet)
 		return
@@ -95,7 +102,7 @@ func (b *banner) first(u string) {
 
 // changed prints the join URL that replaced before; it fits joinURLWatcher.watch.
 func (b *banner) changed(before, now string) {
-	b.log.Info("join address changed", "url", now)
+	b.log.Info("join address changed: phones that scanned the old QR code need the new link (jamd qr prints it)", "url", now)
 	switch {
 	case now == "":
 		b.print(now, addressGone)
@@ -129,12 +136,17 @@ func startMDNS(ctx context.Context, cfg serveConfig, port int, log *slog.Logger)
 	if cfg.NoMDNS {
 		return wg.Wait, nil
 	}
+	only, bound := listenIP(cfg)
+	if bound && only.IsLoopback() {
+		log.Warn("not advertising over mDNS: jamd listens on loopback only, which no other machine can reach; serve with --addr :PORT (or a LAN address) to be found", "addr", cfg.Addr)
+		return wg.Wait, nil
+	}
 	id, err := discovery.ApplianceID(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
 	adv, err := discovery.NewAdvertiser(discovery.Config{
-		Instance: cfg.Name, Port: port, ID: id, Version: version, Interface: cfg.Interface, Log: log,
+		Instance: cfg.Name, Port: port, ID: id, Version: version, Interface: cfg.Interface, Addr: only, Log: log,
 	})
 	if err != nil {
 		return nil, err
@@ -148,14 +160,16 @@ func startMDNS(ctx context.Context, cfg serveConfig, port int, log *slog.Logger)
 	return wg.Wait, nil
 }
 
-// chooseJoinURL is http://<address>:<port>/jam for the listener's own host when it is bound to
-// one (127.0.0.1 included: then that is what the operator asked for), else for the LAN address
-// discovery.JoinIP picks, else "": a wildcard listener never offers loopback as the join URL.
+// chooseJoinURL is http://<address>:<port>/jam for the listener's own address when it is bound
+// to one, else for the LAN address discovery.JoinIP picks, else "". Loopback is never a join
+// URL: no phone can open it (a listener bound to loopback has none, and /api/info answers with
+// the address the asker used).
 func chooseJoinURL(cfg serveConfig, port int) string {
-	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil && host != "" {
-		if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
-			return discovery.JoinURL(ip.Unmap(), port, discovery.Path)
+	if ip, ok := listenIP(cfg); ok {
+		if ip.IsLoopback() {
+			return ""
 		}
+		return discovery.JoinURL(ip, port, discovery.Path)
 	}
 	if ip, ok := discovery.JoinIP(cfg.Interface); ok {
 		return discovery.JoinURL(ip, port, discovery.Path)
@@ -163,12 +177,24 @@ func chooseJoinURL(cfg serveConfig, port int) string {
 	return ""
 }
 
+// listenIP is the one address jamd listens on, when cfg.Addr names one (serve sets cfg.Addr to
+// the listener's own address, so a host name is resolved); ok is false for a wildcard listener.
+func listenIP(cfg serveConfig) (ip netip.Addr, ok bool) {
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil || host == "" {
+		return netip.Addr{}, false
+	}
+	ip, err = netip.ParseAddr(host)
+	if err != nil || ip.IsUnspecified() {
+		return netip.Addr{}, false
+	}
+	return ip.Unmap(), true
+}
+
 // otherURLs lists the other LAN addresses that serve the same page, for a phone on another network.
 func otherURLs(cfg serveConfig, port int, primary string) []string {
-	if host, _, err := net.SplitHostPort(cfg.Addr); err == nil && host != "" {
-		if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
-			return nil // bound to one address: there is no other
-		}
+	if _, ok := listenIP(cfg); ok {
+		return nil // bound to one address: there is no other
 	}
 	var out []string
 	for _, ip := range discovery.AllIPv4(cfg.Interface) {

@@ -167,11 +167,14 @@ func TestQRCommandAsksTheServer(t *testing.T) {
 
 // TestBannerPrintsDecodableQR checks what `jamd serve` prints at start: the URL, and a QR code
 // that decodes back to it. (No mDNS here; the LAN test covers it inside namespaces.) Bound to
-// 127.0.0.1, that address is the join URL, as the operator asked; a wildcard listener prints a
-// LAN address or says it has none yet, never loopback.
+// one LAN address, that address is the join URL, as the operator asked; bound to loopback there
+// is none, and it says why instead of printing a QR code no phone can open; a wildcard listener
+// prints a LAN address or says it has none yet, never loopback.
 func TestBannerPrintsDecodableQR(t *testing.T) {
 	for _, tt := range []struct{ addr, public, want string }{
-		{"127.0.0.1:8080", "", "http://127.0.0.1:8080/jam"},
+		{"10.1.2.3:8080", "", "http://10.1.2.3:8080/jam"},
+		{"127.0.0.1:8080", "", ""},
+		{"[::1]:8080", "", ""},
 		{":8080", "http://jam.example.org/jam", "http://jam.example.org/jam"},
 		{":8080", "", ""}, // whatever this host's LAN address is, or none
 	} {
@@ -185,6 +188,12 @@ func TestBannerPrintsDecodableQR(t *testing.T) {
 		}
 		if strings.Contains(out.String(), "127.0.0.1") && tt.want == "" {
 			t.Errorf("--addr %s printed a loopback URL:\n%s", tt.addr, out.String())
+		}
+		if strings.HasPrefix(tt.addr, "127.") || strings.HasPrefix(tt.addr, "[::1]") {
+			if join != "" || !strings.Contains(out.String(), "loopback address only") || strings.Contains(out.String(), "▀") {
+				t.Errorf("--addr %s: join URL %q, printed:\n%s", tt.addr, join, out.String())
+			}
+			continue
 		}
 		if join == "" {
 			if !strings.Contains(out.String(), noAddressYet) {
@@ -204,7 +213,9 @@ func TestBannerPrintsDecodableQR(t *testing.T) {
 // TestJoinURLWatcherFollowsChanges: with no --public-url the watcher keeps looking, and each new
 // URL is what URL returns before the banner hears of it; a --public-url never changes.
 func TestJoinURLWatcherFollowsChanges(t *testing.T) {
-	w := newJoinURLWatcher(serveConfig{Addr: "127.0.0.1:8080"}, 8080)
+	w := newJoinURLWatcher(serveConfig{Addr: ":8080"}, 8080)
+	start := "http://10.0.0.6:8080/jam"
+	w.url.Store(&start)
 	urls := []string{"", "http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}
 	var calls atomic.Int32
 	w.pick = func() string { return urls[min(int(calls.Add(1))-1, len(urls)-1)] }
@@ -218,7 +229,7 @@ func TestJoinURLWatcherFollowsChanges(t *testing.T) {
 		}
 		seen <- [2]string{before, now}
 	})
-	for _, want := range [][2]string{{"http://127.0.0.1:8080/jam", ""}, {"", "http://10.0.0.7:8080/jam"}, {"http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}} {
+	for _, want := range [][2]string{{start, ""}, {"", "http://10.0.0.7:8080/jam"}, {"http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}} {
 		select {
 		case got := <-seen:
 			if got != want {

@@ -35,6 +35,10 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		newVersionCommand(stdout),
 		newDiscoverCommand(stdout),
 		newQRCommand(getenv, stdout),
+		newSessionsCommand(getenv, stdout),
+		newEndCommand(getenv, stdout),
+		newBackupCommand(getenv, stdout),
+		newRestoreCommand(getenv, stdout),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "jamd: %s\n", sentence(err))

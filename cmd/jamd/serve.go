@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +44,8 @@ type serveConfig struct {
 	Name            string        // mDNS instance name; "Jam on <hostname>" when empty
 	Interface       string        // advertise only on this interface; chosen when empty
 	PublicURL       string        // the join URL to print and encode; chosen when empty
+	MetricsPublic   bool          // serve /metrics without the admin token
+	LogFormat       string        // text, json, journal or auto (journal under systemd, else text)
 }
 
 func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -83,6 +86,8 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.Name, "name", "", `name shown to "jamd discover" (default "Jam on <hostname>")`)
 	f.StringVar(&cfg.Interface, "interface", "", "network interface to advertise on (default: the one with the default route)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "join URL to print and put in the QR code (default: http://<LAN address>:<port>/jam)")
+	f.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve /metrics to anyone on the network, without the admin token")
+	f.StringVar(&cfg.LogFormat, "log-format", "auto", "log format: text, json, journal (systemd's journal, with fields to filter on), or auto (journal under systemd, else text)")
 	return cmd
 }
 
@@ -107,6 +112,8 @@ func (c serveConfig) validate() error {
 		return errors.New("--max-connections-per-device must be at least 1")
 	case c.MaxSessions < 1:
 		return errors.New("--max-sessions must be at least 1")
+	case !slices.Contains(logFormats, c.LogFormat):
+		return fmt.Errorf("--log-format %q is not one of %s", c.LogFormat, strings.Join(logFormats, ", "))
 	}
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
@@ -130,7 +137,7 @@ func defaultDataDir(getenv env) string {
 }
 
 func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := newLogger(cfg.LogFormat, getenv, stderr)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("cannot create the data dir %s: %w", cfg.DataDir, errors.Unwrap(err))
@@ -148,6 +155,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, errors.Unwrap(err))
 	}
 	defer ln.Close()
+	cfg.Addr = ln.Addr().String() // as bound: a host name resolved, port 0 chosen
 	db, err := store.Open(filepath.Join(cfg.DataDir, "jamd.db"))
 	if err != nil {
 		return err
@@ -162,6 +170,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		MaxParticipants:         cfg.MaxParticipants,
 		SessionTTL:              cfg.SessionTTL,
 		AdminToken:              token,
+		MetricsPublic:           cfg.MetricsPublic,
 		CreateRateLimit:         cfg.CreateRateLimit,
 		CreatesPerMinute:        cfg.CreatesPerMin,
 		MaxConnections:          cfg.MaxConnections,
@@ -176,7 +185,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		return err
 	}
 
-	log.Info("jamd listening", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
+	log.Info("jamd listening: stop it with Ctrl-C (or sudo systemctl stop jamd); sessions survive a restart", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "version", version)
 	fmt.Fprintf(stdout, "jamd is running: open http://%s/jam on this machine\n", browsableAddr(ln.Addr()))
 
 	// Show where phones should go and announce on the LAN, following address changes, and tell
@@ -192,7 +201,9 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	}
 	var watching sync.WaitGroup
 	watching.Go(func() { join.watch(lanCtx, banner.changed) })
-	if first != "" {
+	if ip, ok := listenIP(cfg); ok && ip.IsLoopback() {
+		log.Info("no join URL: jamd listens on loopback only, so phones cannot reach it; serve with --addr :PORT to let them join", "addr", cfg.Addr)
+	} else if first != "" {
 		log.Info("join URL", "url", first)
 	} else {
 		log.Info("no LAN address yet: the join URL follows when there is one")

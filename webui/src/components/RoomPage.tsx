@@ -113,6 +113,17 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
       </Message>
     );
   }
+  if (failed?.code === 'ended') {
+    return (
+      <Message title="This session has ended">
+        <p>
+          Room <span className="code">{code}</span> was ended by the person running the jam box. They said:
+        </p>
+        <blockquote data-testid="ended-reason">{failed.message}</blockquote>
+        {back}
+      </Message>
+    );
+  }
   if (failed?.code === 'room_locked') {
     return (
       <Message title="This session is locked">

@@ -464,6 +464,23 @@ describe('SessionClient: liveness and recovery', () => {
     expect(r.sockets).toHaveLength(1);
   });
 
+  it('shows the reason when the operator ended the session, and neither rejoins nor reconnects', () => {
+    const r = rig();
+    r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Bo' }));
+    r.client.join('K7M2QX', 'Bo');
+    r.sock().open();
+    seat(r, 'session:joined', 'tok-9');
+    r.sock().reply('session:ended', { roomCode: 'K7M2QX', reason: 'Closing time: the room is booked at 22:00.' });
+    const st = r.store.getState();
+    expect(st.session).toBeNull();
+    expect(st.joinError).toMatchObject({ code: 'ended', roomCode: 'K7M2QX', message: 'Closing time: the room is booked at 22:00.' });
+    expect(r.client.savedSeat()).toBeNull();
+    expect(r.sock().types()).not.toContain('session:leave');
+    r.advance(60_000);
+    expect(r.sockets).toHaveLength(1);
+    expect(r.sock().types().filter((t) => t === 'session:join')).toHaveLength(1);
+  });
+
   it('takes seat_taken as another tab of ours holding the seat', () => {
     const r = rig();
     r.storage.setItem('jamd.seat', JSON.stringify({ roomCode: 'K7M2QX', resumeToken: 'tok-9', userName: 'Bo' }));

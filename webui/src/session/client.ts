@@ -58,6 +58,8 @@ const CONNECT_TIMEOUT_MS = 5_000;
 /** Answers to a resume that mean the seat is really gone; on any other, keep it and retry. */
 const SEAT_GONE = new Set(['room_not_found', 'invalid_room_code', 'room_full', 'room_locked', 'removed']);
 const REMOVED_TEXT = 'The host removed you from this session.';
+/** Shown when the operator ended the session without saying why (the server always says). */
+const ENDED_TEXT = 'This session was ended.';
 
 type Goal =
   | { kind: 'create'; userName: string }
@@ -531,6 +533,18 @@ export class SessionClient {
           this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: 'removed', message: REMOVED_TEXT } });
           this.d.store.dispatch({ type: 'notice', tone: 'error', text: REMOVED_TEXT });
         }
+        return;
+      }
+      case 'session:ended': {
+        // The person running the jam box ended the session: it is gone, so no rejoin and no
+        // reconnect; the room page says why, in their words.
+        const roomCode = typeof data.roomCode === 'string' ? data.roomCode : this.goal?.kind === 'seat' ? this.goal.roomCode : null;
+        const reason = typeof data.reason === 'string' && data.reason ? data.reason : ENDED_TEXT;
+        this.goal = null;
+        this.resetSeat();
+        this.d.store.dispatch({ type: 'message', msg });
+        this.shutdown();
+        this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: 'ended', message: reason } });
         return;
       }
     }

@@ -152,6 +152,7 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
       };
     }
     case 'session:left':
+    case 'session:ended':
       return { ...s, session: null, pending: null, queued: 0, queuedSteps: noQueuedSteps };
   }
 
