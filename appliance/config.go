@@ -13,16 +13,17 @@ const (
 
 // Config holds the appliance's options. The zero value of each field is a documented default.
 type Config struct {
-	ReconnectGrace  time.Duration    // how long a dropped seat shows as reconnecting before away; 0 means DefaultReconnectGrace
-	SeatHold        time.Duration    // how long an away seat is kept; 0 means DefaultSeatHold
-	MaxParticipants int              // seats per session; 0 means DefaultMaxParticipants
-	SessionTTL      time.Duration    // idle sessions are deleted after this; 0 means DefaultSessionTTL
-	CreateRateLimit int              // session creations per minute per client address; 0 means no limit
-	AdminToken      string           // bearer token for /api/stats; empty refuses everyone
-	AllowedOrigins  []string         // WebSocket origins allowed besides the page's own host; "*" allows any
-	Version         string           // shown by /api/info
-	JoinURL         func() string    // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
-	Now             func() time.Time // the clock; nil means the wall clock advanced by the monotonic one (see steadyClock)
+	ReconnectGrace  time.Duration          // how long a dropped seat shows as reconnecting before away; 0 means DefaultReconnectGrace
+	SeatHold        time.Duration          // how long an away seat is kept; 0 means DefaultSeatHold
+	MaxParticipants int                    // seats per session; 0 means DefaultMaxParticipants
+	SessionTTL      time.Duration          // idle sessions are deleted after this; 0 means DefaultSessionTTL
+	CreateRateLimit int                    // session creations per minute per client address; 0 means no limit
+	AdminToken      string                 // bearer token for /api/stats; empty refuses everyone
+	AllowedOrigins  []string               // WebSocket origins allowed besides the page's own host; "*" allows any
+	Version         string                 // shown by /api/info
+	JoinURL         func() string          // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
+	Hotspot         func() (Hotspot, bool) // jamd's own Wi-Fi and whether it is up now; nil means never (see captive.go)
+	Now             func() time.Time       // the clock; nil means the wall clock advanced by the monotonic one (see steadyClock)
 }
 
 func (c Config) reconnectGrace() time.Duration {

@@ -18,6 +18,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealth())
 	mux.Handle("GET /api/info", handleInfo(s.cfg))
+	mux.Handle("GET /api/hotspot", handleHotspot(s.cfg))
+	mux.Handle("GET /api/hotspot/qr.png", handleHotspotQR(s.cfg))
 	mux.Handle("GET /api/sessions/{code}", handleSessionInfo(s.hub))
 	mux.Handle("GET /api/sessions/{code}/qr.png", handleSessionQR(s.hub, s.cfg))
 	mux.Handle("GET /api/stats", handleStats(s.hub, s.cfg.AdminToken))
@@ -26,7 +28,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /jam", handleIndex(s.webapp))
 	mux.Handle("GET /jam/", handleIndex(s.webapp))
 	mux.Handle("GET /", handleAssets(s.webapp))
-	return mux
+	// Before any route: the phones' connectivity probes, on jamd's own hotspot only (captive.go).
+	return answerProbes(s.cfg, mux)
 }
 
 func handleHealth() http.Handler {
@@ -39,6 +42,40 @@ func handleHealth() http.Handler {
 func handleInfo(cfg Config) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"joinUrl": joinURL(cfg, r), "version": cfg.Version})
+	})
+}
+
+// handleHotspot tells the web app's Share tab how to join jamd's own Wi-Fi: its name, password
+// and the address to type. Only a request that arrives on the hotspot gets them (anyone who can
+// send one already knows the password); anyone else, on a venue network say, hears {"up": false}.
+func handleHotspot(cfg Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		hs, ok := onHotspot(cfg, r)
+		if !ok {
+			writeJSON(w, http.StatusOK, map[string]any{"up": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"up": true, "ssid": hs.SSID, "password": hs.Password, "typeUrl": hs.TypeURL})
+	})
+}
+
+// handleHotspotQR serves the Wi-Fi QR code (WiFiQR) of jamd's own hotspot, on the hotspot only.
+func handleHotspotQR(cfg Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hs, ok := onHotspot(cfg, r)
+		if !ok {
+			writeError(w, Errorf(ENOHOTSPOT, "jamd's own Wi-Fi is not up, or this device is not on it."))
+			return
+		}
+		png, err := qrcode.Encode(WiFiQR(hs.SSID, hs.Password), qrcode.Medium, 512)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(png)
 	})
 }
 
@@ -200,4 +237,5 @@ var httpStatus = map[string]int{
 	ERATELIMITED:        http.StatusTooManyRequests,
 	EINTERNAL:           http.StatusInternalServerError,
 	EUNAUTHORIZED:       http.StatusUnauthorized,
+	ENOHOTSPOT:          http.StatusNotFound,
 }
