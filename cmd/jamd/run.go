@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		newVersionCommand(stdout),
 		newDiscoverCommand(stdout),
 		newQRCommand(getenv, stdout),
+		newHotspotCommand(getenv, stdout),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "jamd: %s\n", sentence(err))

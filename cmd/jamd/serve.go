@@ -147,6 +147,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		AllowedOrigins:  cfg.AllowedOrigins,
 		Version:         version,
 		JoinURL:         join.URL,
+		Hotspot:         join.Hotspot,
 	}, db, webui.Dist(), log)
 	if err != nil {
 		return err
@@ -159,8 +160,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	// systemd we are ready; all of it stops when serving stops.
 	lanCtx, stopLAN := context.WithCancel(ctx)
 	defer stopLAN()
-	first := join.URL()
-	banner := &banner{cfg: cfg, port: port, stdout: stdout, log: log}
+	first := *join.view.Load()
+	banner := &banner{cfg: cfg, port: port, stdout: stdout, wifiQR: isTerminal(stdout), log: log}
 	banner.first(first)
 	waitMDNS, err := startMDNS(lanCtx, cfg, port, log)
 	if err != nil {
@@ -168,8 +169,11 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	}
 	var watching sync.WaitGroup
 	watching.Go(func() { join.watch(lanCtx, banner.changed) })
-	if first != "" {
-		log.Info("join URL", "url", first)
+	if first.WiFi {
+		log.Info("jamd's own Wi-Fi", "up", true, "ssid", first.Hotspot.SSID)
+	}
+	if first.URL != "" {
+		log.Info("join URL", "url", first.URL)
 	} else {
 		log.Info("no LAN address yet: the join URL follows when there is one")
 	}
@@ -178,6 +182,16 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	defer func() { stopLAN(); waitNotify(); waitMDNS(); watching.Wait() }()
 
 	return srv.Serve(ctx, ln)
+}
+
+// isTerminal reports whether w is a terminal (not a pipe, a file or the journal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // browsableAddr is the listener's address as a person types it: a wildcard host becomes localhost.
