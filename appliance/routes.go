@@ -68,14 +68,7 @@ func handleHotspotQR(cfg Config) http.Handler {
 			writeError(w, Errorf(ENOHOTSPOT, "jamd's own Wi-Fi is not up, or this device is not on it."))
 			return
 		}
-		png, err := qrcode.Encode(WiFiQR(hs.SSID, hs.Password), qrcode.Medium, 512)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Write(png)
+		writeQRPNG(w, WiFiQR(hs.SSID, hs.Password), "no-store") // it holds the password
 	})
 }
 
@@ -98,15 +91,20 @@ func handleSessionQR(h *Hub, cfg Config) http.Handler {
 			writeError(w, err)
 			return
 		}
-		png, err := qrcode.Encode(joinURL(cfg, r)+"/"+info.RoomCode, qrcode.Medium, 512)
-		if err != nil {
-			writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Write(png)
+		writeQRPNG(w, joinURL(cfg, r)+"/"+info.RoomCode, "no-cache")
 	})
+}
+
+// writeQRPNG answers with a 512-pixel PNG QR code of text.
+func writeQRPNG(w http.ResponseWriter, text, cacheControl string) {
+	png, err := qrcode.Encode(text, qrcode.Medium, 512)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", cacheControl)
+	w.Write(png)
 }
 
 func handleStats(h *Hub, token string) http.Handler {

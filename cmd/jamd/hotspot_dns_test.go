@@ -167,7 +167,7 @@ func TestHotspotDNSAndProbes(t *testing.T) {
 	if code, _ := curl(venue+"/generate_204", "Host: connectivitycheck.gstatic.com"); code != "404" {
 		t.Errorf("a probe arriving on the venue address got %s, want 404 (never captured)", code)
 	}
-	if code, body := curl(venue+"/api/hotspot"); code != "200" || strings.TrimSpace(body) != `{"up":false}` {
+	if code, body := curl(venue + "/api/hotspot"); code != "200" || strings.TrimSpace(body) != `{"up":false}` {
 		t.Errorf("GET /api/hotspot from the venue network: %s %s, want {\"up\":false}", code, body)
 	}
 	if code, _ := curl(venue + "/api/hotspot/qr.png"); code != "404" {

@@ -64,6 +64,21 @@ func gray(light bool) color.Gray {
 	return color.Gray{Y: 0}
 }
 
+// decodePNGFile decodes the QR code in a PNG file.
+func decodePNGFile(tb testing.TB, path string) string {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return decodeImage(tb, img)
+}
+
 func decodeImage(tb testing.TB, img image.Image) string {
 	tb.Helper()
 	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
@@ -148,16 +163,7 @@ func TestQRCommandAsksTheServer(t *testing.T) {
 	if code := run(context.Background(), []string{"qr", "--url", "http://10.1.2.3:8080", "--png", file}, noEnv, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := decodeImage(t, img); got != "http://10.1.2.3:8080/jam" {
+	if got := decodePNGFile(t, file); got != "http://10.1.2.3:8080/jam" {
 		t.Fatalf("PNG decodes to %q", got)
 	}
 

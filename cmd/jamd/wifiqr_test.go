@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"image/png"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -108,16 +107,7 @@ func TestQRWiFiCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"qr", "--wifi", "--data-dir", dir, "--png", file}, noEnv, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	fh, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	img, err := png.Decode(fh)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f, err := parseWiFiQR(decodeImage(t, img)); err != nil || f["S"] != c.ssid || f["P"] != c.password {
+	if f, err := parseWiFiQR(decodePNGFile(t, file)); err != nil || f["S"] != c.ssid || f["P"] != c.password {
 		t.Fatalf("the PNG decodes to %v, %v", f, err)
 	}
 }
