@@ -27,9 +27,10 @@ web-deps:
 # Debian packages the tests use: chromium drives the end-to-end tests (nothing downloads a browser
 # of its own), python3-zeroconf is the mDNS client nobody here wrote, ip makes the test network
 # namespaces, systemd-analyze verifies the units, python3-prometheus-client parses /metrics as
-# Prometheus would, and g++ builds a reference Ableton Link peer from ableton-link-dev's headers
-# for discovery/link's tests.
-TEST_PACKAGES := chromium python3-zeroconf python3-prometheus-client iproute2 systemd ableton-link-dev g++
+# Prometheus would, g++ builds a reference Ableton Link peer from ableton-link-dev's headers for
+# discovery/link's tests, and dnsmasq (what NetworkManager's hotspot runs), dig (bind9-dnsutils)
+# and curl check jamd hotspot's DNS names and probe answers for real.
+TEST_PACKAGES := chromium python3-zeroconf python3-prometheus-client iproute2 systemd ableton-link-dev g++ dnsmasq bind9-dnsutils curl
 test-tools:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -50,6 +51,8 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzHostAllowed$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzDeviceKey$$' -fuzztime $(FUZZTIME) ./appliance
+	go test -run '^$$' -fuzz '^FuzzWiFiQR$$' -fuzztime $(FUZZTIME) ./cmd/jamd
+	go test -run '^$$' -fuzz '^FuzzSplitTerse$$' -fuzztime $(FUZZTIME) ./cmd/jamd
 	go test -run '^$$' -fuzz '^FuzzDecodeDiscovery$$' -fuzztime $(FUZZTIME) ./discovery/link
 	go test -run '^$$' -fuzz '^FuzzDecodeMeasure$$' -fuzztime $(FUZZTIME) ./discovery/link
 	GOARCH=arm go vet ./discovery/link

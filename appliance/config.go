@@ -27,16 +27,17 @@ type Config struct {
 	CreateRateLimit int           // session creations per minute per device; 0 means no limit
 	// CreatesPerMinute caps session creations per minute from all devices together; 0 means DefaultCreatesPerMinute.
 	CreatesPerMinute        int
-	MaxConnections          int              // open WebSockets in total; 0 means DefaultMaxConnections
-	MaxConnectionsPerDevice int              // open WebSockets per device (an address, an IPv6 /64); 0 means DefaultMaxConnectionsPerDevice
-	MaxSessions             int              // live sessions; 0 means DefaultMaxSessions
-	Hosts                   []string         // names this box answers to besides its own addresses and localhost (mDNS names, --public-url, --allowed-hosts)
-	AdminToken              string           // bearer token for /api/stats, /metrics and the admin routes; empty refuses everyone
-	MetricsPublic           bool             // serve /metrics without the admin token
-	AllowedOrigins          []string         // WebSocket origins allowed besides the page's own host; "*" allows any
-	Version                 string           // shown by /api/info
-	JoinURL                 func() string    // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
-	Now                     func() time.Time // the clock; nil means the wall clock advanced by the monotonic one (see steadyClock)
+	MaxConnections          int                    // open WebSockets in total; 0 means DefaultMaxConnections
+	MaxConnectionsPerDevice int                    // open WebSockets per device (an address, an IPv6 /64); 0 means DefaultMaxConnectionsPerDevice
+	MaxSessions             int                    // live sessions; 0 means DefaultMaxSessions
+	Hosts                   []string               // names this box answers to besides its own addresses and localhost (mDNS names, --public-url, --allowed-hosts)
+	AdminToken              string                 // bearer token for /api/stats, /metrics and the admin routes; empty refuses everyone
+	MetricsPublic           bool                   // serve /metrics without the admin token
+	AllowedOrigins          []string               // WebSocket origins allowed besides the page's own host; "*" allows any
+	Version                 string                 // shown by /api/info
+	JoinURL                 func() string          // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
+	Hotspot                 func() (Hotspot, bool) // jamd's own Wi-Fi and whether it is up now; nil means never (see captive.go)
+	Now                     func() time.Time       // the clock; nil means the wall clock advanced by the monotonic one (see steadyClock)
 }
 
 func (c Config) reconnectGrace() time.Duration {

@@ -28,6 +28,7 @@ const (
 	EBOXFULL            = "box_full"
 	EINTERNAL           = "internal"
 	EUNAUTHORIZED       = "unauthorized" // HTTP only
+	ENOHOTSPOT          = "no_hotspot"   // HTTP only: jamd's own Wi-Fi is down, or the request did not come over it
 )
 
 // Error is the one error type a client ever sees: a code from the list above and a sentence a

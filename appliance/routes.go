@@ -19,6 +19,8 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", handleHealth())
 	mux.Handle("GET /api/info", handleInfo(s.cfg))
+	mux.Handle("GET /api/hotspot", handleHotspot(s.cfg))
+	mux.Handle("GET /api/hotspot/qr.png", handleHotspotQR(s.cfg))
 	mux.Handle("GET /api/sessions/{code}", handleSessionInfo(s.hub))
 	mux.Handle("GET /api/sessions/{code}/qr.png", handleSessionQR(s.hub, s.cfg))
 	mux.Handle("GET /api/stats", handleStats(s.hub, s.cfg.AdminToken))
@@ -31,7 +33,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /jam", handleIndex(s.webapp))
 	mux.Handle("GET /jam/", handleIndex(s.webapp))
 	mux.Handle("GET /", handleAssets(s.webapp))
-	return guard(s.hub, mux)
+	// The phones' connectivity probes come first, on jamd's own hotspot only (captive.go): they
+	// name hosts that are not this box's.
+	return answerProbes(s.cfg, guard(s.hub, s.cfg, mux))
 }
 
 // contentSecurity is what the web app may load and do: its own files and its own WebSocket,
@@ -42,9 +46,9 @@ const contentSecurity = "default-src 'self'; script-src 'self'; style-src 'self'
 // guard answers only requests addressed to this box (a web page that rebinds its own name to
 // the box's address sends its own name as Host: 421), refuses bodies on GET (a body trickled
 // in would hold the connection), and sets the headers that keep the web app in its lane.
-func guard(h *Hub, next http.Handler) http.Handler {
+func guard(h *Hub, cfg Config, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.hosts.allowed(r.Host) {
+		if !h.hosts.allowed(r.Host) && !typedOnHotspot(cfg, r) {
 			h.refusals.add(deviceKey(remoteIP(r)))
 			h.metrics.refused("host")
 			http.Error(w, "This jam box does not answer to that name.", http.StatusMisdirectedRequest)
@@ -78,6 +82,33 @@ func handleInfo(cfg Config) http.Handler {
 
 // handleSessionInfo tells anyone whether a session exists and whether they could join it: no
 // more (who is in it, and since when, is for its members).
+// handleHotspot tells the web app's Share tab how to join jamd's own Wi-Fi: its name, password
+// and the address to type. Only a request that arrives on the hotspot gets them (anyone who can
+// send one already knows the password); anyone else, on a venue network say, hears {"up": false}.
+func handleHotspot(cfg Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		hs, ok := onHotspot(cfg, r)
+		if !ok {
+			writeJSON(w, http.StatusOK, map[string]any{"up": false})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"up": true, "ssid": hs.SSID, "password": hs.Password, "typeUrl": hs.TypeURL})
+	})
+}
+
+// handleHotspotQR serves the Wi-Fi QR code (WiFiQR) of jamd's own hotspot, on the hotspot only.
+func handleHotspotQR(cfg Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hs, ok := onHotspot(cfg, r)
+		if !ok {
+			writeError(w, Errorf(ENOHOTSPOT, "jamd's own Wi-Fi is not up, or this device is not on it."))
+			return
+		}
+		writeQRPNG(w, WiFiQR(hs.SSID, hs.Password), "no-store") // it holds the password
+	})
+}
+
 func handleSessionInfo(h *Hub) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, err := h.sessionInfo(deviceKey(remoteIP(r)), r.PathValue("code"), r.URL.Query().Get("k"))
@@ -116,10 +147,25 @@ func handleSessionQR(h *Hub, cfg Config) http.Handler {
 			writeError(w, err)
 			return
 		}
-		w.Header().Set("Content-Type", "image/png")
-		w.Header().Set("Cache-Control", "private, no-cache")
-		w.Write(png)
+		writePNG(w, png, "private, no-cache")
 	})
+}
+
+// writePNG answers with a PNG.
+func writePNG(w http.ResponseWriter, png []byte, cacheControl string) {
+	w.Header().Set("Content-Type", "image/png")
+	w.Header().Set("Cache-Control", cacheControl)
+	w.Write(png)
+}
+
+// writeQRPNG answers with a 512-pixel PNG QR code of text.
+func writeQRPNG(w http.ResponseWriter, text, cacheControl string) {
+	png, err := qrcode.Encode(text, qrcode.Medium, 512)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writePNG(w, png, cacheControl)
 }
 
 // qrCache keeps the PNGs of the last links asked for.
@@ -301,4 +347,5 @@ var httpStatus = map[string]int{
 	EBOXFULL:            http.StatusServiceUnavailable,
 	EINTERNAL:           http.StatusInternalServerError,
 	EUNAUTHORIZED:       http.StatusUnauthorized,
+	ENOHOTSPOT:          http.StatusNotFound,
 }

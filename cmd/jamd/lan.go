@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"jamd/appliance"
 	"jamd/discovery"
 )
 
@@ -26,40 +27,58 @@ const (
 	joinReady    = "jamd is ready. On a phone on the same Wi-Fi, scan the code or open:"
 	loopbackOnly = "jamd listens on this machine's loopback address only: no phone can reach it, so there is no join link or QR code, and nothing is advertised on the LAN. To let phones join, serve on the LAN: --addr :%d"
 	joinMoved    = "The address changed. Open instead:"
+	wifiUp       = "jamd's own Wi-Fi is up. On a phone:"
+	wifiDown     = "jamd's own Wi-Fi is down. On a phone on the same Wi-Fi, scan the code or open:"
 )
 
-// joinURLWatcher knows the lobby URL to share, and follows it as the host's addresses change.
-type joinURLWatcher struct {
-	pick  func() string // the join URL as of now
-	fixed bool          // --public-url: it never changes
-	every time.Duration // how often watch calls pick
-	url   atomic.Pointer[string]
+// lanView is what `jamd serve` tells people where to go: the join URL, and jamd's own Wi-Fi
+// while it is up.
+type lanView struct {
+	URL     string            // the lobby URL, or "" while the host has no LAN address
+	Hotspot appliance.Hotspot // valid when WiFi
+	WiFi    bool              // jamd's own hotspot is up (see hotspotstate.go)
 }
 
-// newJoinURLWatcher picks the first join URL of a listener on port: cfg.PublicURL when set (it
-// was validated with cfg), else chooseJoinURL's.
+// joinURLWatcher knows the lobby URL to share and jamd's own Wi-Fi, and follows both as the
+// host's addresses change and the hotspot goes up and down.
+type joinURLWatcher struct {
+	pick  func() lanView // the view as of now
+	every time.Duration  // how often watch calls pick
+	view  atomic.Pointer[lanView]
+}
+
+// newJoinURLWatcher picks the first view of a listener on port: the join URL is cfg.PublicURL
+// when set (it was validated with cfg), else chooseJoinURL's.
 func newJoinURLWatcher(cfg serveConfig, port int) *joinURLWatcher {
-	w := &joinURLWatcher{pick: func() string { return chooseJoinURL(cfg, port) }, every: addrPoll}
-	if cfg.PublicURL != "" {
-		w.pick, w.fixed = func() string { return cfg.PublicURL }, true
-	} else if _, ok := listenIP(cfg); ok {
-		w.fixed = true // bound to one address: it is the join address (or, for loopback, there is none)
-	}
-	u := w.pick()
-	w.url.Store(&u)
+	w := &joinURLWatcher{every: addrPoll, pick: func() lanView {
+		var v lanView
+		if cfg.DataDir != "" {
+			v.Hotspot, v.WiFi = loadHotspot(cfg.DataDir, port)
+		}
+		v.URL = cfg.PublicURL
+		if v.URL == "" {
+			v.URL = chooseJoinURL(cfg, port, v.Hotspot, v.WiFi)
+		}
+		return v
+	}}
+	v := w.pick()
+	w.view.Store(&v)
 	return w
 }
 
 // URL is the lobby URL to share right now, or "" while the host has no LAN address. It fits
 // appliance.Config.JoinURL, which falls back to the request's Host for "".
-func (w *joinURLWatcher) URL() string { return *w.url.Load() }
+func (w *joinURLWatcher) URL() string { return w.view.Load().URL }
 
-// watch looks for a new join URL every w.every until ctx ends; after each change it calls
-// changed with the URL before and the one now. With a fixed URL it returns at once.
-func (w *joinURLWatcher) watch(ctx context.Context, changed func(before, now string)) {
-	if w.fixed {
-		return
-	}
+// Hotspot is jamd's own Wi-Fi and whether it is up; it fits appliance.Config.Hotspot.
+func (w *joinURLWatcher) Hotspot() (appliance.Hotspot, bool) {
+	v := w.view.Load()
+	return v.Hotspot, v.WiFi
+}
+
+// watch looks for a new view every w.every until ctx ends; after each change it calls changed
+// with the view before and the one now.
+func (w *joinURLWatcher) watch(ctx context.Context, changed func(before, now lanView)) {
 	t := time.NewTicker(w.every)
 	defer t.Stop()
 	for {
@@ -68,63 +87,88 @@ func (w *joinURLWatcher) watch(ctx context.Context, changed func(before, now str
 			return
 		case <-t.C:
 		}
-		before, now := w.URL(), w.pick()
+		before, now := *w.view.Load(), w.pick()
 		if now == before {
 			continue
 		}
-		w.url.Store(&now)
+		w.view.Store(&now)
 		changed(before, now)
 	}
 }
 
 // banner tells the person at the terminal where phones should go: the join URL with its QR
-// code, or a line saying they will follow once there is a LAN address.
+// code, or a line saying they will follow once there is a LAN address. While jamd's own Wi-Fi is
+// up it shows that network's QR code first (a phone joins the network, then opens the jam), but
+// only on a terminal: under systemd stdout goes to the journal, which is no place for a password.
 type banner struct {
 	cfg    serveConfig
 	port   int
 	stdout io.Writer
+	wifiQR bool // stdout is a terminal: the Wi-Fi code (it holds the password) may be shown
 	log    *slog.Logger
 	mu     sync.Mutex // one announcement on stdout at a time
 }
 
-// first prints the join URL jamd starts with ("" while there is no LAN address).
-func (b *banner) first(u string) {
+// first prints the view jamd starts with.
+func (b *banner) first(v lanView) {
 	if ip, ok := listenIP(b.cfg); ok && ip.IsLoopback() && b.cfg.PublicURL == "" {
-		b.print("", fmt.Sprintf(loopbackOnly, b.port))
+		b.print(lanView{}, fmt.Sprintf(loopbackOnly, b.port))
 		return
 	}
-	if u == "" {
-		b.print(u, noAddressYet)
+	if v.URL == "" {
+		b.print(v, noAddressYet)
 		return
 	}
-	b.print(u, joinReady)
+	b.print(v, joinReady)
 }
 
-// changed prints the join URL that replaced before; it fits joinURLWatcher.watch.
-func (b *banner) changed(before, now string) {
-	b.log.Info("join address changed: phones that scanned the old QR code need the new link (jamd qr prints it)", "url", now)
+// changed prints the view that replaced before; it fits joinURLWatcher.watch.
+func (b *banner) changed(before, now lanView) {
+	if now.URL != before.URL {
+		b.log.Info("join address changed: phones that scanned the old QR code need the new link (jamd qr prints it)", "url", now.URL)
+	}
+	if now.WiFi != before.WiFi || now.Hotspot.SSID != before.Hotspot.SSID {
+		b.log.Info("jamd's own Wi-Fi", "up", now.WiFi, "ssid", now.Hotspot.SSID)
+	}
 	switch {
-	case now == "":
+	case now.URL == "":
 		b.print(now, addressGone)
-	case before == "":
+	case before.URL == "":
 		b.print(now, joinReady)
-	default:
+	case now.URL != before.URL:
 		b.print(now, joinMoved)
+	case now.WiFi:
+		b.print(now, wifiUp)
+	default:
+		b.print(now, wifiDown)
 	}
 }
 
-func (b *banner) print(u, headline string) {
+func (b *banner) print(v lanView, headline string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if u == "" {
+	if v.URL == "" {
 		fmt.Fprintf(b.stdout, "\n%s\n", headline)
 		return
 	}
-	fmt.Fprintf(b.stdout, "\n%s\n\n    %s\n\n", headline, u)
-	if err := writeQR(b.stdout, u); err != nil {
+	fmt.Fprintf(b.stdout, "\n%s\n", headline)
+	if v.WiFi {
+		hs := v.Hotspot
+		if b.wifiQR {
+			fmt.Fprintf(b.stdout, "\n1. Join the Wi-Fi %q (password %s): scan this code.\n", hs.SSID, hs.Password)
+			if err := writeQR(b.stdout, appliance.WiFiQR(hs.SSID, hs.Password)); err != nil {
+				b.log.Warn("cannot print the Wi-Fi QR code", "err", err)
+			}
+		} else {
+			fmt.Fprintf(b.stdout, "\n1. Join the Wi-Fi %q: jamd qr --wifi prints its code.\n", hs.SSID)
+		}
+		fmt.Fprintf(b.stdout, "2. Then open the jam: scan this code, or type %s\n", hs.TypeURL)
+	}
+	fmt.Fprintf(b.stdout, "\n    %s\n\n", v.URL)
+	if err := writeQR(b.stdout, v.URL); err != nil {
 		b.log.Warn("cannot print the QR code", "err", err)
 	}
-	if others := otherURLs(b.cfg, b.port, u); len(others) > 0 {
+	if others := otherURLs(b.cfg, b.port, v.URL); len(others) > 0 {
 		fmt.Fprintf(b.stdout, "Also reachable at: %s\n", strings.Join(others, "  "))
 	}
 }
@@ -161,15 +205,19 @@ func startMDNS(ctx context.Context, cfg serveConfig, port int, log *slog.Logger)
 }
 
 // chooseJoinURL is http://<address>:<port>/jam for the listener's own address when it is bound
-// to one, else for the LAN address discovery.JoinIP picks, else "". Loopback is never a join
+// to one, else for jamd's own hotspot while it is up (its phones scan this code right after the
+// network's), else for the LAN address discovery.JoinIP picks, else "". Loopback is never a join
 // URL: no phone can open it (a listener bound to loopback has none, and /api/info answers with
 // the address the asker used).
-func chooseJoinURL(cfg serveConfig, port int) string {
+func chooseJoinURL(cfg serveConfig, port int, hs appliance.Hotspot, wifi bool) string {
 	if ip, ok := listenIP(cfg); ok {
 		if ip.IsLoopback() {
 			return ""
 		}
 		return discovery.JoinURL(ip, port, discovery.Path)
+	}
+	if wifi {
+		return discovery.JoinURL(hs.Address.Unmap(), port, discovery.Path)
 	}
 	if ip, ok := discovery.JoinIP(cfg.Interface); ok {
 		return discovery.JoinURL(ip, port, discovery.Path)

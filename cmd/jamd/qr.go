@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -23,14 +24,25 @@ import (
 const infoTimeout = 3 * time.Second
 
 func newQRCommand(getenv env, stdout io.Writer) *cobra.Command {
-	var pageURL, png, server string
+	var pageURL, png, server, dataDir string
+	var wifi bool
 	cmd := &cobra.Command{
 		Use:   "qr [CODE]",
-		Short: "Print the QR code of the lobby, or of a session's join link",
+		Short: "Print the QR code of the lobby, or of a session's join link, or of jamd's own Wi-Fi",
 		Long: "Print, as a terminal QR code (or write as a PNG with --png), the link to the lobby or, given\n" +
-			"a room code, to that session. The address comes from --url, else from the running jamd (--server).",
+			"a room code, to that session. The address comes from --url, else from the running jamd (--server).\n" +
+			"With --wifi, the code that phone cameras join jamd's own Wi-Fi with (see jamd hotspot).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if wifi {
+				if len(args) > 0 || pageURL != "" || server != "" {
+					return errors.New("--wifi takes no room code, --url or --server: it reads the data dir")
+				}
+				if dataDir == "" {
+					dataDir = hotspotDataDir(getenv)
+				}
+				return printWiFiQR(stdout, dataDir, png)
+			}
 			base := pageURL
 			if base == "" {
 				if server == "" {
@@ -60,8 +72,35 @@ func newQRCommand(getenv env, stdout io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&pageURL, "url", "", "the jamd address to encode, e.g. http://192.168.1.20:8080 (default: ask the server)")
 	f.StringVar(&png, "png", "", "write the QR code to this PNG file instead of printing it")
+	f.BoolVar(&wifi, "wifi", false, "the code that joins jamd's own Wi-Fi (set up by jamd hotspot up), first of the two a guest scans")
+	f.StringVar(&dataDir, "data-dir", "", "with --wifi: jamd's data dir (default: as jamd hotspot's)")
 	f.StringVar(&server, "server", "", "the running jamd to ask for its join URL (default: the host and port of $JAMD_ADDR, else http://127.0.0.1:8080)")
 	return cmd
+}
+
+// printWiFiQR prints (or writes as a PNG) the Wi-Fi QR code of the hotspot `jamd hotspot up` set
+// up with dataDir. It works while the hotspot is down too, to print a card before the gig.
+func printWiFiQR(stdout io.Writer, dataDir, png string) error {
+	st, err := readHotspotState(dataDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("jamd's own Wi-Fi is not set up in %s: run sudo jamd hotspot up (or pass --data-dir)", dataDir)
+	} else if err != nil {
+		return err
+	}
+	pw, err := readPassword(dataDir)
+	if err != nil {
+		return fmt.Errorf("cannot read the Wi-Fi password (as root, or the data dir's owner?): %w", err)
+	}
+	payload := appliance.WiFiQR(st.SSID, pw)
+	if png != "" {
+		if err := qrcode.WriteFile(payload, qrcode.Medium, 512, png); err != nil {
+			return fmt.Errorf("cannot write the QR code to %s: %w", png, err)
+		}
+		fmt.Fprintf(stdout, "Wi-Fi %q\nwrote its QR code to %s\n", st.SSID, png)
+		return nil
+	}
+	fmt.Fprintf(stdout, "Wi-Fi %q, password %s\n", st.SSID, pw)
+	return writeQR(stdout, payload)
 }
 
 // defaultServer is this host's jamd as `jamd serve` reads JAMD_ADDR: the host named there, else

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/makiuchi-d/gozxing"
 	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"jamd/appliance"
 )
 
 // decodeTerminalQR finds the half-block QR code in printed text, turns it back into modules
@@ -59,6 +62,21 @@ func gray(light bool) color.Gray {
 		return color.Gray{Y: 255}
 	}
 	return color.Gray{Y: 0}
+}
+
+// decodePNGFile decodes the QR code in a PNG file.
+func decodePNGFile(tb testing.TB, path string) string {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return decodeImage(tb, img)
 }
 
 func decodeImage(tb testing.TB, img image.Image) string {
@@ -145,16 +163,7 @@ func TestQRCommandAsksTheServer(t *testing.T) {
 	if code := run(context.Background(), []string{"qr", "--url", "http://10.1.2.3:8080", "--png", file}, noEnv, strings.NewReader(""), &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := decodeImage(t, img); got != "http://10.1.2.3:8080/jam" {
+	if got := decodePNGFile(t, file); got != "http://10.1.2.3:8080/jam" {
 		t.Fatalf("PNG decodes to %q", got)
 	}
 
@@ -182,7 +191,7 @@ func TestBannerPrintsDecodableQR(t *testing.T) {
 		cfg := serveConfig{Addr: tt.addr, NoMDNS: true, PublicURL: tt.public}
 		join := newJoinURLWatcher(cfg, 8080).URL()
 		b := &banner{cfg: cfg, port: 8080, stdout: &out, log: slog.New(slog.DiscardHandler)}
-		b.first(join)
+		b.first(lanView{URL: join})
 		if tt.want != "" && join != tt.want {
 			t.Errorf("--addr %s --public-url %q: join URL %q, want %q", tt.addr, tt.public, join, tt.want)
 		}
@@ -210,44 +219,43 @@ func TestBannerPrintsDecodableQR(t *testing.T) {
 	}
 }
 
-// TestJoinURLWatcherFollowsChanges: with no --public-url the watcher keeps looking, and each new
-// URL is what URL returns before the banner hears of it; a --public-url never changes.
+// TestJoinURLWatcherFollowsChanges: the watcher keeps looking, and each new view is what URL
+// and Hotspot return before the banner hears of it; a --public-url never changes.
 func TestJoinURLWatcherFollowsChanges(t *testing.T) {
 	w := newJoinURLWatcher(serveConfig{Addr: ":8080"}, 8080)
-	start := "http://10.0.0.6:8080/jam"
-	w.url.Store(&start)
-	urls := []string{"", "http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}
+	start := lanView{URL: "http://10.0.0.6:8080/jam"}
+	w.view.Store(&start)
+	hs := appliance.Hotspot{SSID: "Jam", Password: "k7m2-qx4p-9tbd", Address: netip.MustParseAddr("10.42.0.1"), TypeURL: "http://jam/"}
+	views := []lanView{{}, {URL: "http://10.0.0.7:8080/jam"}, {URL: "http://10.0.0.8:8080/jam"}, {URL: "http://10.0.0.8:8080/jam", Hotspot: hs, WiFi: true}}
 	var calls atomic.Int32
-	w.pick = func() string { return urls[min(int(calls.Add(1))-1, len(urls)-1)] }
+	w.pick = func() lanView { return views[min(int(calls.Add(1))-1, len(views)-1)] }
 	w.every = 10 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	seen := make(chan [2]string, 4)
-	go w.watch(ctx, func(before, now string) {
-		if w.URL() != now {
-			t.Errorf("URL() = %q while announcing %q", w.URL(), now)
+	seen := make(chan [2]lanView, 4)
+	go w.watch(ctx, func(before, now lanView) {
+		if got, up := w.Hotspot(); w.URL() != now.URL || got != now.Hotspot || up != now.WiFi {
+			t.Errorf("URL(), Hotspot() = %q, %v %v while announcing %+v", w.URL(), got, up, now)
 		}
-		seen <- [2]string{before, now}
+		seen <- [2]lanView{before, now}
 	})
-	for _, want := range [][2]string{{start, ""}, {"", "http://10.0.0.7:8080/jam"}, {"http://10.0.0.7:8080/jam", "http://10.0.0.8:8080/jam"}} {
+	want := [][2]lanView{{start, views[0]}, {views[0], views[1]}, {views[1], views[2]}, {views[2], views[3]}}
+	for _, want := range want {
 		select {
 		case got := <-seen:
 			if got != want {
-				t.Errorf("change %q, want %q", got, want)
+				t.Errorf("change %+v, want %+v", got, want)
 			}
 		case <-time.After(time.Second):
-			t.Fatalf("no change to %q", want[1])
+			t.Fatalf("no change to %+v", want[1])
 		}
 	}
 
 	fixed := newJoinURLWatcher(serveConfig{Addr: ":8080", PublicURL: "http://jam.example.org/jam"}, 8080)
-	done := make(chan struct{})
-	go func() { fixed.watch(ctx, func(string, string) { t.Error("a --public-url changed") }); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(time.Second):
-		t.Error("watch of a --public-url does not return at once")
-	}
+	fixed.every = time.Millisecond
+	fctx, fcancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer fcancel()
+	fixed.watch(fctx, func(before, now lanView) { t.Errorf("a --public-url changed from %+v to %+v", before, now) })
 }
 
 // TestDefaultServer: `jamd qr` asks the jamd that JAMD_ADDR describes, at its host when it names

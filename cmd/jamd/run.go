@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, getenv env, stdin io.Reader, stdout
 		newEndCommand(getenv, stdout),
 		newBackupCommand(getenv, stdout),
 		newRestoreCommand(getenv, stdout),
+		newHotspotCommand(getenv, stdout),
 	)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "jamd: %s\n", sentence(err))

@@ -180,6 +180,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		Hosts:                   boxNames(cfg),
 		Version:                 version,
 		JoinURL:                 join.URL,
+		Hotspot:                 join.Hotspot,
 	}, db, webui.Dist(), log)
 	if err != nil {
 		return err
@@ -192,8 +193,8 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	// systemd we are ready; all of it stops when serving stops.
 	lanCtx, stopLAN := context.WithCancel(ctx)
 	defer stopLAN()
-	first := join.URL()
-	banner := &banner{cfg: cfg, port: port, stdout: stdout, log: log}
+	first := *join.view.Load()
+	banner := &banner{cfg: cfg, port: port, stdout: stdout, wifiQR: isTerminal(stdout), log: log}
 	banner.first(first)
 	waitMDNS, err := startMDNS(lanCtx, cfg, port, log)
 	if err != nil {
@@ -201,10 +202,13 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	}
 	var watching sync.WaitGroup
 	watching.Go(func() { join.watch(lanCtx, banner.changed) })
+	if first.WiFi {
+		log.Info("jamd's own Wi-Fi", "up", true, "ssid", first.Hotspot.SSID)
+	}
 	if ip, ok := listenIP(cfg); ok && ip.IsLoopback() {
 		log.Info("no join URL: jamd listens on loopback only, so phones cannot reach it; serve with --addr :PORT to let them join", "addr", cfg.Addr)
-	} else if first != "" {
-		log.Info("join URL", "url", first)
+	} else if first.URL != "" {
+		log.Info("join URL", "url", first.URL)
 	} else {
 		log.Info("no LAN address yet: the join URL follows when there is one")
 	}
@@ -213,6 +217,16 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 	defer func() { stopLAN(); waitNotify(); waitMDNS(); watching.Wait() }()
 
 	return srv.Serve(ctx, ln)
+}
+
+// isTerminal reports whether w is a terminal (not a pipe, a file or the journal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 // browsableAddr is the listener's address as a person types it: a wildcard host becomes localhost.

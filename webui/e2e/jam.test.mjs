@@ -1,7 +1,7 @@
 // End-to-end: two (and more) browser contexts in Debian's chromium against the real jamd binary
 // on a loopback port. Run with `npm run e2e`; JAMD_BIN reuses a built binary.
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -156,12 +156,46 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     assert.ok(qrOK, 'QR image loads');
     await host.getByRole('button', { name: 'Copy link' }).click();
     await expectText(host.locator('.share .hint'), /copied|selected/i, 2000);
+    assert.equal(await host.getByTestId('wifi').count(), 0, 'no Wi-Fi code while jamd has no hotspot of its own');
 
     await shot(host, 'session-share-390x844');
     await tab(guest, 'Users').click();
     await shot(guest, 'session-users-360x640');
     for (const p of [host, guest]) await tab(p, 'Beat').click();
     for (const p of [host, guest]) assert.equal(await overflowX(p), 0, 'session scrolls sideways');
+    assertNoErrors();
+  });
+
+  test("with jamd's own hotspot up, the Share tab shows its Wi-Fi code first, then the jam's", async () => {
+    // What `jamd hotspot up` writes: the state file (the box's address on the hotspot; this
+    // jamd listens on 127.0.0.1, which is on lo) and the password. serve looks every 2 s.
+    const ssid = 'Jam; on "stage"';
+    const password = 'k7m2-qx4p-9tbd';
+    writeFileSync(join(jamd.dataDir, 'hotspot-password'), `${password}\n`, { mode: 0o600 });
+    writeFileSync(join(jamd.dataDir, 'hotspot.json'), JSON.stringify({ ssid, interface: 'wlan0', address: '127.0.0.1', onBoot: false }), { mode: 0o600 });
+    await waitFor(async () => (await (await fetch(`${jamd.base}/api/hotspot`)).json()).up === true, 5000, 'jamd sees its hotspot');
+    await tab(guest, 'Beat').click();
+    await tab(guest, 'Share').click();
+    const wifi = guest.getByTestId('wifi');
+    await wifi.waitFor({ timeout: 3000 });
+    await expectText(wifi, new RegExp(`Network ${ssid.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, password ${password}`));
+    const [wifiBox, jamBox] = await Promise.all([wifi.locator('img.qr').boundingBox(), guest.locator('.share > img.qr').boundingBox()]);
+    assert.ok(wifiBox && jamBox && wifiBox.y < jamBox.y, 'the Wi-Fi code comes before the jam code');
+    const qrOK = await wifi.locator('img.qr').evaluate((img) => img.complete && img.naturalWidth > 0);
+    assert.ok(qrOK, 'Wi-Fi QR image loads');
+    await expectText(guest.locator('.share .hint'), /Or type http:\/\/jam:\d+\/ in the browser/);
+    await shot(guest, 'session-share-hotspot-360x640', { full: true });
+    assert.equal(await overflowX(guest), 0, 'share tab scrolls sideways');
+
+    // Down again (jamd hotspot down removes the state file): the code is gone.
+    rmSync(join(jamd.dataDir, 'hotspot.json'));
+    await waitFor(async () => (await (await fetch(`${jamd.base}/api/hotspot`)).json()).up === false, 5000, 'jamd sees its hotspot down');
+    await tab(guest, 'Beat').click();
+    await tab(guest, 'Share').click();
+    await guest.locator('.share').waitFor();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await guest.getByTestId('wifi').count(), 0, 'no Wi-Fi code once the hotspot is down');
+    await tab(guest, 'Beat').click();
     assertNoErrors();
   });
 

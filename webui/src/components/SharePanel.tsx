@@ -1,4 +1,5 @@
-import { useId, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
+import { fetchHotspot, type Hotspot } from '../session/hotspot';
 
 /**
  * The link and QR code carry the room's join key after the #: whoever has them can join even a
@@ -11,6 +12,15 @@ export function SharePanel({ roomCode, joinKey }: { roomCode: string; joinKey: s
   const [msg, setMsg] = useState<string | null>(null);
   const urlId = useId();
   const canShare = typeof navigator.share === 'function';
+  const [hotspot, setHotspot] = useState<Hotspot>({ up: false });
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    void fetchHotspot(ctl.signal).then((h) => {
+      if (!ctl.signal.aborted) setHotspot(h);
+    });
+    return () => ctl.abort();
+  }, []);
 
   const selectText = () => {
     const el = input.current;
@@ -52,6 +62,17 @@ export function SharePanel({ roomCode, joinKey }: { roomCode: string; joinKey: s
   return (
     <section className="panel share" aria-label="Share">
       <h2>Invite people in the room</h2>
+      {hotspot.up && (
+        <div className="wifi" data-testid="wifi">
+          <h3>1. Join the Wi‑Fi</h3>
+          <img className="qr" src="/api/hotspot/qr.png" alt={`QR code to join the Wi-Fi ${hotspot.ssid}`} width={240} height={240} />
+          <p>
+            Network <strong>{hotspot.ssid}</strong>, password <strong className="code">{hotspot.password}</strong>
+          </p>
+          <p className="hint">Scan with the phone camera, or pick the network in the Wi‑Fi settings.</p>
+          <h3>2. Open the jam</h3>
+        </div>
+      )}
       <p>
         Room code <strong className="code big">{roomCode}</strong>
       </p>
@@ -71,7 +92,15 @@ export function SharePanel({ roomCode, joinKey }: { roomCode: string; joinKey: s
         {msg}
       </p>
       <img className="qr" src={qr} alt={`QR code of the join link for room ${roomCode}`} width={240} height={240} />
-      <p className="hint">Scan with a phone camera on this Wi‑Fi to join.</p>
+      <p className="hint">
+        Scan with a phone camera on this Wi‑Fi to join.
+        {hotspot.up && (
+          <>
+            {' '}
+            Or type <strong>{hotspot.typeUrl}</strong> in the browser.
+          </>
+        )}
+      </p>
     </section>
   );
 }
