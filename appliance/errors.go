@@ -24,6 +24,8 @@ const (
 	ENOTINSESSION       = "not_in_session"
 	EALREADYINSESSION   = "already_in_session"
 	ERATELIMITED        = "rate_limited"
+	ELINKINUSE          = "link_in_use"
+	ELINKOFF            = "link_off"
 	EINTERNAL           = "internal"
 	EUNAUTHORIZED       = "unauthorized" // HTTP only
 )
@@ -104,4 +106,8 @@ func errMissing(typ, field string) error {
 
 func errNoSuchParticipant() error {
 	return Errorf(EINVALIDPARTICIPANT, "Nobody in this session has that id.")
+}
+
+func errLinkOff() error {
+	return Errorf(ELINKOFF, "Ableton Link is turned off on this jam box.")
 }
