@@ -52,7 +52,9 @@ type rawClock struct {
 
 func (rc rawClock) raw(t time.Time) time.Duration { return rc.raw0 + t.Sub(rc.at0) }
 
-func (rc rawClock) server(raw time.Duration) float64 { return float64(raw.Microseconds())/1000 + rc.offset }
+func (rc rawClock) server(raw time.Duration) float64 {
+	return float64(raw.Microseconds())/1000 + rc.offset
+}
 
 // syncClock measures jamd's server clock against CLOCK_MONOTONIC_RAW with clock:ping as a phone
 // does, keeping the sample with the shortest round trip.
