@@ -38,6 +38,7 @@ type Config struct {
 	JoinURL                 func() string          // the lobby URL to share ("http://192.168.1.20:8080/jam"); nil or "" means from the request's Host
 	Hotspot                 func() (Hotspot, bool) // jamd's own Wi-Fi and whether it is up now; nil means never (see captive.go)
 	Now                     func() time.Time       // the clock; nil means the wall clock advanced by the monotonic one (see steadyClock)
+	Linker                  Linker                 // starts Ableton Link peers for a linked room; nil means Link is off (link_off)
 }
 
 func (c Config) reconnectGrace() time.Duration {

@@ -26,6 +26,8 @@ const (
 	EALREADYINSESSION   = "already_in_session"
 	ERATELIMITED        = "rate_limited"
 	EBOXFULL            = "box_full"
+	ELINKINUSE          = "link_in_use"
+	ELINKOFF            = "link_off"
 	EINTERNAL           = "internal"
 	EUNAUTHORIZED       = "unauthorized" // HTTP only
 	ENOHOTSPOT          = "no_hotspot"   // HTTP only: jamd's own Wi-Fi is down, or the request did not come over it
@@ -107,4 +109,8 @@ func errMissing(typ, field string) error {
 
 func errNoSuchParticipant() error {
 	return Errorf(EINVALIDPARTICIPANT, "Nobody in this session has that id.")
+}
+
+func errLinkOff() error {
+	return Errorf(ELINKOFF, "Ableton Link is turned off on this jam box.")
 }

@@ -344,6 +344,12 @@ type State struct {
 	Anchor      Anchor            `json:"anchor"`
 	Pattern     map[string][]bool `json:"pattern"`
 	Version     int64             `json:"version"`
+	Link        LinkView          `json:"link"`
+}
+
+type LinkView struct {
+	Enabled bool `json:"enabled"`
+	Peers   int  `json:"peers"`
 }
 
 type Welcome struct {

@@ -33,7 +33,10 @@ type Hub struct {
 	rooms   map[string]*Room
 	clients map[*Client]struct{}
 	closed  bool
+	linked  *Room          // the room linked to Ableton Link, if any: one per box
 	conns   sync.WaitGroup // one per registered connection, done when its goroutines end
+
+	followers sync.WaitGroup // the linked room's goroutine that follows the Link session
 
 	sessionsCreated  atomic.Int64
 	connectionErrors atomic.Int64
@@ -85,7 +88,27 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 		h.rooms[s.Code] = r
 	}
 	log.Info("sessions loaded", "sessions", len(sessions))
+	h.relink()
 	return h, nil
+}
+
+// relink links the stored room that was linked when jamd stopped. With Link off, or when
+// another room holds the link already, it stays unlinked (its stored wish is kept).
+func (h *Hub) relink() {
+	for _, r := range h.rooms {
+		r.mu.Lock()
+		if r.s.Link {
+			switch {
+			case h.cfg.Linker == nil:
+				h.log.Info("session was linked to Ableton Link, which is off", "room", r.s.Code)
+			default:
+				if err := r.startLink(); err != nil {
+					h.log.Warn("cannot link the session again", "room", r.s.Code, "err", err)
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
 }
 
 // handle answers one request from c: the one place a request is routed (DecodeRequest gave
@@ -110,6 +133,8 @@ func (h *Hub) handle(c *Client, req Request) {
 		err = r.changeSettings(c, req.ID, d)
 	case *SetHostData:
 		err = r.setHost(c, req.ID, d)
+	case *LinkControlData:
+		err = r.linkControl(c, req.ID, d)
 	case change: // tempo, key, playback, set-step, clear
 		err = r.change(c, req.Type, req.ID, d)
 	default: // a decoder in the table without a case here: a bug, but the client still gets an answer
@@ -237,6 +262,9 @@ func (h *Hub) deleteRoom(r *Room, why string) error {
 	}
 	r.gone = true
 	r.stopGraceTimers()
+	if r.link != nil {
+		r.stopLink()
+	}
 	h.forget(r.s.Code)
 	h.endedSessions.Add(1)
 	h.endedSeconds.Add(int64(h.now().Sub(r.s.CreatedAt).Seconds()))
@@ -324,8 +352,12 @@ func (h *Hub) close() {
 		r.mu.Lock()
 		r.gone = true // no more changes: the process is stopping, and seats stay as they are on disk
 		r.stopGraceTimers()
+		if r.link != nil {
+			r.stopLink() // goodbye to the Link session; the room stays linked on disk
+		}
 		r.mu.Unlock()
 	}
+	h.followers.Wait()
 }
 
 // Stats is what /api/stats reports.

@@ -40,6 +40,8 @@ const (
 	TypeRemove          = "session:remove"
 	TypeSettings        = "session:settings"
 	TypeSetHost         = "session:set-host"
+	TypeLinkControl     = "state:link-control"
+	TypeLinkPeers       = "state:link-peers"
 	TypeClockPing       = "clock:ping"
 	TypeClockPong       = "clock:pong"
 	TypeError           = "error"
@@ -78,6 +80,7 @@ type (
 	RemoveData       struct{ UserID string }
 	SetHostData      struct{ UserID string }
 	SettingsData     struct{ Locked, OpenPlayback *bool } // nil: unchanged
+	LinkControlData  struct{ Enabled bool }
 )
 
 // decoder reads the payload of a message of type typ; data is a JSON object, null or absent.
@@ -99,6 +102,7 @@ var decoders = map[string]decoder{
 	TypeRemove:          decodeRemove,
 	TypeSetHost:         decodeSetHost,
 	TypeSettings:        decodeSettings,
+	TypeLinkControl:     decodeLinkControl,
 }
 
 // DecodeRequest parses one client frame. It returns an *Error (EINVALIDMESSAGE or EUNKNOWNTYPE)
@@ -269,6 +273,19 @@ func decodeSettings(typ string, data json.RawMessage) (any, error) {
 	return &SettingsData{Locked: d.Locked, OpenPlayback: d.OpenPlayback}, nil
 }
 
+func decodeLinkControl(typ string, data json.RawMessage) (any, error) {
+	var d struct {
+		Enabled *bool `json:"enabled"`
+	}
+	if err := decodeData(data, &d); err != nil {
+		return nil, err
+	}
+	if d.Enabled == nil {
+		return nil, errMissing(typ, "enabled")
+	}
+	return &LinkControlData{Enabled: *d.Enabled}, nil
+}
+
 // decodePing keeps t0 as the raw JSON the client sent: clock:pong echoes it byte for byte.
 func decodePing(typ string, data json.RawMessage) (any, error) {
 	var d struct {
@@ -355,14 +372,15 @@ type ParticipantView struct {
 
 // StateView is State as the wire shows it.
 type StateView struct {
-	Tempo       float64 `json:"tempo"`
-	IsPlaying   bool    `json:"isPlaying"`
-	CurrentStep int     `json:"currentStep"`
-	Key         string  `json:"key"`
-	Scale       string  `json:"scale"`
-	Anchor      Anchor  `json:"anchor"`
-	Pattern     Pattern `json:"pattern"`
-	Version     int64   `json:"version"`
+	Tempo       float64  `json:"tempo"`
+	IsPlaying   bool     `json:"isPlaying"`
+	CurrentStep int      `json:"currentStep"`
+	Key         string   `json:"key"`
+	Scale       string   `json:"scale"`
+	Anchor      Anchor   `json:"anchor"`
+	Pattern     Pattern  `json:"pattern"`
+	Version     int64    `json:"version"`
+	Link        linkView `json:"link"`
 }
 
 func (s *Session) participantView(p Participant) ParticipantView {

@@ -17,6 +17,7 @@ type Room struct {
 	grace    map[string]*time.Timer // participant id → the timer that shows their dropped seat as away
 	attempts map[string]float64     // participant id → the connection attempt holding the seat (JoinData.Attempt)
 	gone     bool                   // deleted: nobody may join or change it any more
+	link     *roomLink              // the Ableton Link peer while the room is linked (see link.go)
 }
 
 func newRoom(h *Hub, s *Session) *Room {
@@ -142,8 +143,10 @@ func (r *Room) welcome(you Participant, token string) welcome {
 }
 
 func (r *Room) syncData() syncData {
+	st := r.s.stateView(serverMs(r.hub.now()))
+	st.Link = r.linkView()
 	return syncData{RoomCode: r.s.Code, Participants: r.s.participantsView(), HomeHostID: r.s.HomeHostID,
-		Settings: r.s.Settings, State: r.s.stateView(serverMs(r.hub.now()))}
+		Settings: r.s.Settings, State: st}
 }
 
 // lockSeat locks r for a request from c, or returns ENOTINSESSION without the lock when c does
@@ -296,9 +299,16 @@ func (r *Room) sync(c *Client, re string) error {
 
 // A change is the payload of a request that edits the shared state or pattern.
 type change interface {
-	// apply validates the change from participant by at server time now (ms) and makes it on
-	// next, a copy of the session; it returns the event to reply and broadcast.
-	apply(next *Session, by string, now float64) (event map[string]any, err error)
+	// apply validates the change from participant by at w and makes it on next, a copy of the
+	// session; it returns the event to reply and broadcast.
+	apply(next *Session, by string, w when) (event map[string]any, err error)
+}
+
+// when is the moment a change is made: the server time (ms) and, while the room is linked, the
+// Link session then.
+type when struct {
+	now  float64
+	link *LinkState
 }
 
 // change makes one state or pattern change from c: validate, commit, reply, broadcast.
@@ -307,33 +317,46 @@ func (r *Room) change(c *Client, typ, re string, ch change) error {
 		return err
 	}
 	defer r.mu.Unlock()
+	return r.changeBy(c.pid, c, typ, re, func(next *Session, w when) (map[string]any, error) {
+		return ch.apply(next, c.pid, w)
+	})
+}
+
+// changeBy makes a change of the state by participant by (or LinkBy): edit validates it and
+// makes it on a copy of the session, then the version goes up and the copy is committed; the
+// Link session follows the room, if it is linked; then c (nil for Link's changes) hears the event
+// as the reply to re, everyone else as an event. Call with mu held.
+func (r *Room) changeBy(by string, c *Client, typ, re string, edit func(*Session, when) (map[string]any, error)) error {
 	next := r.s.clone()
-	event, err := ch.apply(next, c.pid, serverMs(r.hub.now()))
+	event, err := edit(next, when{now: serverMs(r.hub.now()), link: r.linkState()})
 	if err != nil {
 		return err
 	}
 	next.State.Version++
 	event["version"] = next.State.Version
-	event["by"] = c.pid
+	event["by"] = by
 	if err := r.commit(next); err != nil {
 		return err
 	}
 	r.hub.metrics.changed(typ)
-	c.enqueue(encode(typ, re, event))
+	r.toLink()
+	if c != nil {
+		c.enqueue(encode(typ, re, event))
+	}
 	r.broadcast(encode(typ, "", event), c)
 	return nil
 }
 
-func (d *TempoData) apply(next *Session, _ string, now float64) (map[string]any, error) {
+func (d *TempoData) apply(next *Session, _ string, w when) (map[string]any, error) {
 	if err := validTempo(d.Tempo); err != nil {
 		return nil, err
 	}
 	st := &next.State
-	st.setTempo(d.Tempo, now)
+	st.setTempo(d.Tempo, w.now)
 	return map[string]any{"tempo": st.Tempo, "anchor": st.Anchor}, nil
 }
 
-func (d *KeyData) apply(next *Session, _ string, _ float64) (map[string]any, error) {
+func (d *KeyData) apply(next *Session, _ string, _ when) (map[string]any, error) {
 	if err := validKey(d.Key, d.Scale); err != nil {
 		return nil, err
 	}
@@ -342,16 +365,20 @@ func (d *KeyData) apply(next *Session, _ string, _ float64) (map[string]any, err
 	return map[string]any{"key": st.Key, "scale": st.Scale}, nil
 }
 
-func (d *PlaybackData) apply(next *Session, by string, now float64) (map[string]any, error) {
+func (d *PlaybackData) apply(next *Session, by string, w when) (map[string]any, error) {
 	if next.HostID != by && !next.Settings.OpenPlayback {
 		return nil, Errorf(EFORBIDDEN, "Only the host can start and stop playback.")
 	}
 	st := &next.State
-	st.setPlaying(d.IsPlaying, now)
+	if d.IsPlaying && !st.IsPlaying && w.link != nil {
+		st.playOnBar(*w.link, w.now) // a linked room starts on a Link bar line
+	} else {
+		st.setPlaying(d.IsPlaying, w.now)
+	}
 	return map[string]any{"isPlaying": st.IsPlaying, "anchor": st.Anchor}, nil
 }
 
-func (d *SetStepData) apply(next *Session, _ string, _ float64) (map[string]any, error) {
+func (d *SetStepData) apply(next *Session, _ string, _ when) (map[string]any, error) {
 	row := next.State.Pattern.track(d.Track)
 	if row == nil {
 		return nil, errInvalidStep()
@@ -360,7 +387,7 @@ func (d *SetStepData) apply(next *Session, _ string, _ float64) (map[string]any,
 	return map[string]any{"track": d.Track, "step": d.Step, "on": d.On}, nil
 }
 
-func (d *ClearPatternData) apply(next *Session, _ string, _ float64) (map[string]any, error) {
+func (d *ClearPatternData) apply(next *Session, _ string, _ when) (map[string]any, error) {
 	next.State.Pattern = Pattern{}
 	return map[string]any{}, nil
 }

@@ -337,6 +337,8 @@ var httpStatus = map[string]int{
 	EINVALIDKEY:         http.StatusBadRequest,
 	EINVALIDPATTERN:     http.StatusBadRequest,
 	EFORBIDDEN:          http.StatusForbidden,
+	ELINKINUSE:          http.StatusConflict,
+	ELINKOFF:            http.StatusForbidden,
 	EROOMLOCKED:         http.StatusForbidden,
 	EREMOVED:            http.StatusForbidden,
 	ESEATTAKEN:          http.StatusConflict,

@@ -27,6 +27,9 @@ type Session struct {
 	Removed      [][]byte      `json:"removed,omitempty"` // token hashes of seats the host removed, newest last
 	Participants []Participant `json:"participants"`      // in seating order, longest-seated first
 	State        State         `json:"state"`
+	// Link is whether the host linked the room to Ableton Link; kept so that a restart links it
+	// again (when jamd runs with Link on and no other room holds the link).
+	Link bool `json:"link,omitempty"`
 }
 
 // Settings are the room's rules, which the host sets.

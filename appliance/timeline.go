@@ -24,6 +24,9 @@ import (
 // Bluetooth): every phone hears of a change before it has to play the first note it moves.
 const ChangeLead = 300 * time.Millisecond
 
+// leadMs is ChangeLead in the wire's unit.
+const leadMs = float64(ChangeLead / time.Millisecond)
+
 // Anchor ties the beat count to the server clock. From ServerTime on, the beat at server time t
 // (ms) is Beat + (t - ServerTime) * tempo / 60000 while playing, and Beat when stopped. Before
 // ServerTime the beats run at TempoBefore (at the tempo itself when TempoBefore is 0). Beats
@@ -93,7 +96,7 @@ func (st *State) stepAt(t float64) int {
 // landAt re-anchors the running timeline on the first multiple of unit beats at least
 // ChangeLead after now, keeping the tempo the beats before it run at.
 func (st *State) landAt(now, unit float64) {
-	b := math.Ceil(st.beatAt(now+float64(ChangeLead.Milliseconds()))/unit-1e-9) * unit
+	b := math.Ceil(st.beatAt(now+leadMs)/unit-1e-9) * unit
 	b = max(b, 0) // a change during the count-in lands on beat 0 at the latest
 	t := st.timeOfBeat(b)
 	before := st.Tempo
@@ -107,7 +110,7 @@ func (st *State) landAt(now, unit float64) {
 // ChangeLead away; when the anchor itself is that far away (the count-in, or a change already on
 // its way), the new tempo simply applies from it.
 func (st *State) setTempo(tempo, now float64) {
-	if st.IsPlaying && tempo != st.Tempo && now+float64(ChangeLead.Milliseconds()) > st.Anchor.ServerTime {
+	if st.IsPlaying && tempo != st.Tempo && now+leadMs > st.Anchor.ServerTime {
 		st.landAt(now, 1)
 	}
 	st.Tempo = tempo
@@ -118,9 +121,47 @@ func (st *State) setTempo(tempo, now float64) {
 func (st *State) setPlaying(playing bool, now float64) {
 	switch {
 	case playing && !st.IsPlaying:
-		st.Anchor = Anchor{ServerTime: now + float64(ChangeLead.Milliseconds()), Beat: 0}
+		st.Anchor = Anchor{ServerTime: now + leadMs, Beat: 0}
 	case !playing && st.IsPlaying:
 		st.landAt(now, 0.25)
 	}
 	st.IsPlaying = playing
+}
+
+// playOnBar starts the timeline with beat 0 on the first Link bar line at least ChangeLead away:
+// the count-in runs at the tempo, on Link's beats.
+func (st *State) playOnBar(l LinkState, now float64) {
+	_, at := l.next(now+leadMs, LinkQuantum)
+	st.Anchor = Anchor{ServerTime: at, Beat: 0}
+	st.IsPlaying = true
+}
+
+// followLink takes the Link session's tempo, clamped to the room's range, and while playing its
+// phase. The running timeline is re-anchored on the first whole Link beat at least ChangeLead
+// away, and the beat there is renumbered to the nearest beat of Link's phase (mod LinkQuantum),
+// never below 0: the beat count jumps there by less than half a bar (by a few ms after a tempo
+// change of Link's: how far the two ran apart until then), and from there on beat 0 of every bar
+// is a Link bar line. During the count-in, beat 0 moves to the first Link bar line a lead away.
+func (st *State) followLink(l LinkState, now float64) {
+	tempo := clampTempo(l.Tempo)
+	if !st.IsPlaying {
+		st.Tempo = tempo
+		return
+	}
+	if st.beatAt(max(now+leadMs, st.Anchor.ServerTime)) <= 0 {
+		st.Tempo = tempo
+		st.playOnBar(l, now)
+		return
+	}
+	lb, at := l.next(now+leadMs, 1)
+	nb := lb + LinkQuantum*math.Round((st.beatAt(at)-lb)/LinkQuantum)
+	if nb < 0 {
+		nb += LinkQuantum
+	}
+	before := st.Tempo
+	if at < st.Anchor.ServerTime {
+		before = st.tempoBefore()
+	}
+	st.Anchor = Anchor{ServerTime: at, Beat: nb, TempoBefore: before}
+	st.Tempo = tempo
 }

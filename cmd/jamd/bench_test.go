@@ -163,13 +163,18 @@ type timedFrame struct {
 
 // benchClient timestamps every frame the moment it arrives.
 type benchClient struct {
-	b      *testing.B
+	b      testing.TB
 	conn   *websocket.Conn
 	frames chan timedFrame
 }
 
-func benchDial(b *testing.B, base string) *benchClient {
-	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+func benchDial(b testing.TB, base string) *benchClient {
+	return benchDialWith(b, websocket.DefaultDialer, base)
+}
+
+// benchDialWith dials with d (the Link test's dials inside a network namespace).
+func benchDialWith(b testing.TB, d *websocket.Dialer, base string) *benchClient {
+	conn, _, err := d.Dial("ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
 	if err != nil {
 		b.Fatal(err)
 	}

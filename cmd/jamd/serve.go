@@ -41,6 +41,7 @@ type serveConfig struct {
 	MaxSessions     int           // live sessions
 	CreatesPerMin   int           // session creations per minute from all devices
 	NoMDNS          bool          // do not advertise on the LAN
+	NoLink          bool          // do not offer Ableton Link
 	Name            string        // mDNS instance name; "Jam on <hostname>" when empty
 	Interface       string        // advertise only on this interface; chosen when empty
 	PublicURL       string        // the join URL to print and encode; chosen when empty
@@ -83,6 +84,7 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f.StringSliceVar(&cfg.AllowedOrigins, "allowed-origins", nil, "other origins allowed to open the WebSocket, e.g. http://jam.local:8080 (* for any)")
 	f.StringSliceVar(&cfg.AllowedHosts, "allowed-hosts", nil, "other names this box answers to (its addresses, localhost, its mDNS names and the --public-url host always work); any other Host gets 421")
 	f.BoolVar(&cfg.NoMDNS, "no-mdns", false, "do not advertise jamd on the LAN over mDNS")
+	f.BoolVar(&cfg.NoLink, "no-link", false, "do not offer Ableton Link (the Beat tab's Link switch answers link_off)")
 	f.StringVar(&cfg.Name, "name", "", `name shown to "jamd discover" (default "Jam on <hostname>")`)
 	f.StringVar(&cfg.Interface, "interface", "", "network interface to advertise on (default: the one with the default route)")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "join URL to print and put in the QR code (default: http://<LAN address>:<port>/jam)")
@@ -164,6 +166,10 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 
 	port := ln.Addr().(*net.TCPAddr).Port
 	join := newJoinURLWatcher(cfg, port)
+	var linkOn appliance.Linker
+	if !cfg.NoLink {
+		linkOn = linker{iface: cfg.Interface, log: log}
+	}
 	srv, err := appliance.NewServer(appliance.Config{
 		ReconnectGrace:          cfg.ReconnectGrace,
 		SeatHold:                cfg.SeatHold,
@@ -181,6 +187,7 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		Version:                 version,
 		JoinURL:                 join.URL,
 		Hotspot:                 join.Hotspot,
+		Linker:                  linkOn,
 	}, db, webui.Dist(), log)
 	if err != nil {
 		return err

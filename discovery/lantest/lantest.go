@@ -12,11 +12,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // LAN is two namespaces, A and B, on one veth link. A holds the default route (via B).
@@ -89,6 +93,39 @@ func (l *LAN) IP(tb testing.TB, args ...string) {
 // Command returns a command that runs name in namespace ns (l.NSA or l.NSB).
 func (l *LAN) Command(ctx context.Context, ns, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// Dial connects to addr from inside namespace ns, so that a test talks to a server there (say
+// `jamd serve` on the namespace's loopback) as a program in that namespace would. The socket is
+// made with the dialing thread switched into ns, and keeps the namespace after the switch back.
+func (l *LAN) Dial(ns, network, addr string) (net.Conn, error) {
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		return nil, err
+	}
+	defer target.Close()
+	runtime.LockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, err
+	}
+	defer self.Close()
+	if err := setns(target); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	conn, dialErr := net.DialTimeout(network, addr, cmdTimeout)
+	if err := setns(self); err != nil {
+		// The thread stays in ns: keep it locked, so it ends with this goroutine.
+		return conn, dialErr
+	}
+	runtime.UnlockOSThread()
+	return conn, dialErr
+}
+
+func setns(f *os.File) error {
+	return unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
 }
 
 func ip(args ...string) error {

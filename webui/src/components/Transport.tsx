@@ -4,6 +4,12 @@ import { KEYS, MAX_TEMPO, MIN_TEMPO, SCALES, type JamState, type Participant } f
 import { useJam } from './context';
 import { onPress } from './press';
 
+/** What the Beat tab says about Ableton Link: the host sees the switch's state, guests only a linked room. */
+export function linkText(enabled: boolean, peers: number, isHost: boolean): string {
+  if (!enabled) return isHost ? 'Off: share tempo and play/stop with Ableton Link apps' : '';
+  return `Linked: ${peers} ${peers === 1 ? 'app' : 'apps'}`;
+}
+
 export function Transport({
   state,
   participants,
@@ -19,7 +25,7 @@ export function Transport({
   const { client, store } = useJam();
   const [draft, setDraft] = useState<string | null>(null);
   const taps = useRef<number[]>([]);
-  const ids = { tempo: useId(), key: useId(), scale: useId(), why: useId() };
+  const ids = { tempo: useId(), key: useId(), scale: useId(), why: useId(), link: useId() };
   const host = participants.find((p) => p.isHost);
   const canPlay = isHost || openPlayback;
 
@@ -130,6 +136,18 @@ export function Transport({
           Only the host{host ? `, ${host.name},` : ''} can start and stop the beat.
         </p>
       )}
+
+      <div className="link-row">
+        {isHost ? (
+          <div className="check">
+            <input id={ids.link} type="checkbox" role="switch" checked={state.link.enabled} onChange={(e) => client.setLink(e.target.checked)} />
+            <label htmlFor={ids.link}>Link</label>
+          </div>
+        ) : null}
+        <span className={state.link.enabled ? 'link-flag on' : 'link-flag'} aria-live="polite">
+          {linkText(state.link.enabled, state.link.peers, isHost)}
+        </span>
+      </div>
     </section>
   );
 }

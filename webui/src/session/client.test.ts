@@ -441,8 +441,10 @@ describe('SessionClient: liveness and recovery', () => {
     r.client.removeParticipant('p_bo');
     r.client.setHost('p_bo');
     r.client.setSettings({ locked: true });
-    expect(r.sock().types().slice(-3)).toEqual(['session:remove', 'session:set-host', 'session:settings']);
+    r.client.setLink(true);
+    expect(r.sock().types().slice(-4)).toEqual(['session:remove', 'session:set-host', 'session:settings', 'state:link-control']);
     expect(r.sock().last('session:settings')!.data).toEqual({ locked: true });
+    expect(r.sock().last('state:link-control')!.data).toEqual({ enabled: true });
     r.sock().drop(1006);
     r.client.removeParticipant('p_bo');
     expect(r.store.getState().notice?.text).toMatch(/Not connected/);

@@ -192,6 +192,10 @@ export class SessionClient {
   setSettings(settings: { locked?: boolean; openPlayback?: boolean }): void {
     this.hostRequest('session:settings', settings);
   }
+  /** Links the room to Ableton Link, or unlinks it (host only). */
+  setLink(enabled: boolean): void {
+    this.hostRequest('state:link-control', { enabled });
+  }
 
   private hostRequest(type: string, data: Record<string, unknown>): void {
     if (this.seated && this.socket?.readyState === OPEN) this.request(type, data);

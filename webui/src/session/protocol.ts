@@ -48,6 +48,15 @@ export interface Anchor {
 
 export type Pattern = Record<Track, boolean[]>;
 
+/** The room's link to Ableton Link: on or off (the host's switch), and how many Link apps share it. */
+export interface LinkState {
+  enabled: boolean;
+  peers: number;
+}
+
+/** The `by` of a change that the Ableton Link session made (another app's tempo or play/stop). */
+export const LINK_BY = 'link';
+
 export interface JamState {
   tempo: number;
   isPlaying: boolean;
@@ -57,6 +66,7 @@ export interface JamState {
   anchor: Anchor;
   pattern: Pattern;
   version: number;
+  link: LinkState;
 }
 
 /** A frame as it arrives from the server. */

@@ -35,6 +35,28 @@ describe('reduce', () => {
     expect(s.session?.homeHostId).toBe('p_ana');
   });
 
+  it('follows the link to Ableton Link: the switch is versioned, the count of apps is not', () => {
+    let s = seated();
+    expect(s.session?.state.link).toEqual({ enabled: false, peers: 0 });
+    s = reduce(s, msg('state:link-control', { enabled: true, peers: 0, version: 2, by: 'p_ana' }));
+    expect(s.session?.state.link).toEqual({ enabled: true, peers: 0 });
+    expect(s.session?.state.version).toBe(2);
+    s = reduce(s, msg('state:link-peers', { peers: 2 }));
+    expect(s.session?.state.link).toEqual({ enabled: true, peers: 2 });
+    expect(s.session?.state.version).toBe(2);
+    // Link's own changes are ordinary events, by "link".
+    s = reduce(s, msg('state:tempo-change', { tempo: 96, anchor: { serverTime: 5, beat: 0 }, version: 3, by: 'link' }));
+    expect(s.session?.state.tempo).toBe(96);
+    s = reduce(s, msg('state:link-peers', { peers: 'many' }));
+    expect(s.session?.state.link.peers).toBe(0);
+    s = reduce(s, msg('state:link-control', { enabled: false, peers: 0, version: 4, by: 'p_ana' }));
+    expect(s.session?.state.link.enabled).toBe(false);
+    // A state from a server without Link reads as unlinked.
+    const { link: _, ...old } = jamState();
+    s = reduce(s, msg('state:sync', { roomCode: 'K7M2QX', participants: [ana], state: { ...old, version: 9 } }));
+    expect(s.session?.state.link).toEqual({ enabled: false, peers: 0 });
+  });
+
   it('seats the tab on session:created and clears pending', () => {
     let s = reduce(initialState, { type: 'pending', op: 'create', roomCode: null });
     expect(s.pending).toEqual({ op: 'create', roomCode: null });

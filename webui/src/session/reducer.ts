@@ -7,6 +7,7 @@ import {
   STEPS,
   type Anchor,
   type JamState,
+  type LinkState,
   type Participant,
   type Pattern,
   type SeatData,
@@ -194,6 +195,11 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
       return withState(d.version, { key: d.key as string, scale: d.scale as string });
     case 'state:playback-control':
       return withState(d.version, { isPlaying: d.isPlaying as boolean, anchor: d.anchor as Anchor });
+    case 'state:link-control':
+      return withState(d.version, { link: linkOf(d) });
+    case 'state:link-peers':
+      // A count, not a change of the state: no version.
+      return withSession({ state: { ...sess.state, link: { ...sess.state.link, peers: linkOf(d).peers } } });
     case 'pattern:set-step': {
       const track = d.track as Track;
       const step = d.step as number;
@@ -224,7 +230,13 @@ function normalizeState(st: JamState): JamState {
     const row = st.pattern?.[t];
     if (Array.isArray(row)) for (let i = 0; i < STEPS; i++) pattern[t][i] = Boolean(row[i]);
   }
-  return { ...st, pattern, anchor: st.anchor ?? { serverTime: 0, beat: 0 } };
+  return { ...st, pattern, anchor: st.anchor ?? { serverTime: 0, beat: 0 }, link: linkOf(st.link ?? {}) };
+}
+
+/** The link fields of a state or event, from whatever the server sent (an older one sends none). */
+function linkOf(d: Partial<Record<keyof LinkState, unknown>>): LinkState {
+  const peers = d.peers;
+  return { enabled: d.enabled === true, peers: typeof peers === 'number' && peers >= 0 ? peers : 0 };
 }
 
 /** A grid cell as this tab shows it: a change waiting to be sent shows as made, marked pending. */

@@ -15,6 +15,7 @@ export function jamState(over: Partial<JamState> = {}): JamState {
     anchor: { serverTime: 1_795_665_000_000, beat: 0 },
     pattern: emptyPattern(),
     version: 1,
+    link: { enabled: false, peers: 0 },
     ...over,
   };
 }

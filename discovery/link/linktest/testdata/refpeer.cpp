@@ -1,6 +1,6 @@
-// refpeer: a tiny Ableton Link peer built from Debian's ableton-link-dev headers, driven by the
-// tests in ../link_test.go over stdin/stdout. It speaks the same line protocol as the Go helper
-// in that file, so one driver handles both:
+// refpeer: a tiny Ableton Link peer built from Debian's ableton-link-dev headers, driven over
+// stdin/stdout by the tests of discovery/link and cmd/jamd through ../linktest.go. Its line
+// protocol is the one discovery/link's Go helper speaks too, so one driver handles both:
 //
 //   in:  tempo <bpm> | play | stop | status [<host µs>] | quit
 //   out: set <host µs>                                  (after a command committed)
