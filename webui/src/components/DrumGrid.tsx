@@ -13,10 +13,7 @@ function usePlayingStep(state: JamState): number | null {
   const { isPlaying, anchor, tempo } = state;
 
   useEffect(() => {
-    if (!isPlaying) {
-      setStep(null);
-      return;
-    }
+    if (!isPlaying) return;
     let raf = 0;
     let timer = 0;
     const frame = () => {
@@ -32,7 +29,8 @@ function usePlayingStep(state: JamState): number | null {
     };
   }, [isPlaying, anchor, tempo, serverNow]);
 
-  return step;
+  // The last step seen while playing is kept in state, but a stopped grid shows none.
+  return isPlaying ? step : null;
 }
 
 export function DrumGrid({ state }: { state: JamState }) {

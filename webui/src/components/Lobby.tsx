@@ -16,14 +16,11 @@ export function Lobby() {
   const nameId = useId();
   const codeId = useId();
 
-  // Once the new session exists, go to its shareable address.
+  // Once the new session exists, go to its shareable address (the room page takes over from
+  // here, so there is nothing to reset). A create that failed leaves no session to go to.
   useEffect(() => {
-    if (creating && st.session) {
-      setCreating(false);
-      navigate(`/jam/${st.session.roomCode}`);
-    }
-    if (creating && st.joinError) setCreating(false);
-  }, [creating, st.session, st.joinError]);
+    if (creating && st.session) navigate(`/jam/${st.session.roomCode}`);
+  }, [creating, st.session]);
 
   const checkName = (): string | null => {
     const err = validateUserName(name);

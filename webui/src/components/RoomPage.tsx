@@ -13,8 +13,9 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
   const { client } = useJam();
   const st = useAppState();
   const code = normalizeRoomCode(rawCode);
-  // A shared link carries the room's join key after the # (SharePanel).
-  const linkKey = location.hash.slice(1) || undefined;
+  // A shared link carries the room's join key after the # (SharePanel). Read once, as the page
+  // opens: it is what the link said, and the join effect must see the same key every time.
+  const [linkKey] = useState(() => location.hash.slice(1) || undefined);
   const wellFormed = isWellFormedRoomCode(code);
   // Whether a well-formed code names a session is learnt from the join itself: an HTTP
   // look-up would log a 404 in the console for every mistyped code.
@@ -33,10 +34,11 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
       : !st.session && client.wasRemovedFrom(code)
         ? { code: 'removed', message: '', roomCode: code }
         : null;
+  const hasFailed = failed !== null;
 
   // Resume this tab's seat, or join with the name this device remembers.
   useEffect(() => {
-    if (tried.current || here || elsewhere || pending || failed || check !== 'ok') return;
+    if (tried.current || here || elsewhere || pending || hasFailed || check !== 'ok') return;
     const seat = client.savedSeat();
     if (seat && seat.roomCode === code) {
       tried.current = true;
@@ -48,7 +50,7 @@ export function RoomPage({ rawCode }: { rawCode: string }) {
       tried.current = true;
       client.join(code, remembered.trim(), linkKey);
     }
-  }, [client, code, here, elsewhere, pending, failed, check]);
+  }, [client, code, linkKey, here, elsewhere, pending, hasFailed, check]);
 
   if (here) return <SessionScreen />;
 
