@@ -7,7 +7,19 @@
 // (each is an absolute value, so sending it twice does no harm); nothing is lost silently.
 
 import { backoffDelay } from './backoff';
-import type { JamState, Participant, SeatData, ServerMessage, Track, WireError } from './protocol';
+import {
+  ErrorCode,
+  LocalFailure,
+  parseServerMessage,
+  readWireError,
+  unhandled,
+  type ClientType,
+  type JamState,
+  type Participant,
+  type SeatData,
+  type Track,
+  type WireError,
+} from './protocol';
 import { loadRemoved, loadSeat, saveRemoved, saveSeat, type KeyValue } from './seat';
 import { stepKey, type QueuedSteps } from './reducer';
 import type { Store } from './store';
@@ -56,7 +68,13 @@ const PING_EVERY_MS = 250;
 const PONG_TIMEOUT_MS = 5_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 /** Answers to a resume that mean the seat is really gone; on any other, keep it and retry. */
-const SEAT_GONE = new Set(['room_not_found', 'invalid_room_code', 'room_full', 'room_locked', 'removed']);
+const SEAT_GONE: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.roomNotFound,
+  ErrorCode.invalidRoomCode,
+  ErrorCode.roomFull,
+  ErrorCode.roomLocked,
+  ErrorCode.removed,
+]);
 const REMOVED_TEXT = 'The host removed you from this session.';
 /** Shown when the operator ended the session without saying why (the server always says). */
 const ENDED_TEXT = 'This session was ended.';
@@ -66,13 +84,13 @@ type Goal =
   | { kind: 'seat'; roomCode: string; userName: string; resumeToken: string | null; joinKey?: string };
 
 interface Intent {
-  type: string;
+  type: ClientType;
   data: Record<string, unknown>;
   /** Intents with the same key replace each other in the offline queue. */
   key: string | null;
 }
 
-const intentLabels: Record<string, string> = {
+const intentLabels: Partial<Record<ClientType, string>> = {
   'state:tempo-change': 'tempo',
   'state:key-change': 'key',
   'state:playback-control': 'play/stop',
@@ -197,7 +215,7 @@ export class SessionClient {
     this.hostRequest('state:link-control', { enabled });
   }
 
-  private hostRequest(type: string, data: Record<string, unknown>): void {
+  private hostRequest(type: ClientType, data: Record<string, unknown>): void {
     if (this.seated && this.socket?.readyState === OPEN) this.request(type, data);
     else this.d.store.dispatch({ type: 'notice', tone: 'error', text: 'Not connected: try again when the connection is back.' });
   }
@@ -332,7 +350,7 @@ export class SessionClient {
       this.d.store.dispatch({
         type: 'join-failed',
         roomCode: null,
-        error: { code: 'unreachable', message: 'Could not reach the jam box. Check the Wi‑Fi and try again.' },
+        error: { code: LocalFailure.unreachable, message: 'Could not reach the jam box. Check the Wi‑Fi and try again.' },
       });
       this.d.store.dispatch({ type: 'conn', status: 'idle' });
       return;
@@ -424,19 +442,19 @@ export class SessionClient {
 
   // ---- frames ----
 
-  private send(type: string, data: Record<string, unknown>, id?: string): void {
+  private send(type: ClientType, data: Record<string, unknown>, id?: string): void {
     const frame: Record<string, unknown> = { type, data };
     if (id) frame.id = id;
     this.socket?.send(JSON.stringify(frame));
   }
 
-  private request(type: string, data: Record<string, unknown>, key: string | null = null): void {
+  private request(type: ClientType, data: Record<string, unknown>, key: string | null = null): void {
     const id = `c${++this.seq}`;
     this.requests.set(id, { type, data, key });
     this.send(type, data, id);
   }
 
-  private intent(type: string, data: Record<string, unknown>, key: string | null): void {
+  private intent(type: ClientType, data: Record<string, unknown>, key: string | null): void {
     if (!this.d.store.getState().session) return;
     if (this.seated && this.socket?.readyState === OPEN) {
       this.request(type, data, key);
@@ -489,13 +507,8 @@ export class SessionClient {
   }
 
   private receive(raw: string): void {
-    let msg: ServerMessage;
-    try {
-      msg = JSON.parse(raw) as ServerMessage;
-    } catch {
-      return;
-    }
-    if (!msg || typeof msg.type !== 'string') return;
+    const msg = parseServerMessage(raw);
+    if (!msg) return;
     const reqType = msg.re ? this.requests.get(msg.re)?.type : undefined;
     if (msg.re) this.requests.delete(msg.re);
     const data = (msg.data ?? {}) as Record<string, unknown>;
@@ -510,7 +523,7 @@ export class SessionClient {
         return;
       }
       case 'error':
-        this.onError(reqType, data as unknown as WireError);
+        this.onError(reqType, readWireError(msg.data));
         return;
       case 'session:created':
       case 'session:joined': {
@@ -534,7 +547,7 @@ export class SessionClient {
         this.shutdown();
         if (data.reason === 'removed') {
           saveRemoved(this.d.storage, roomCode);
-          this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: 'removed', message: REMOVED_TEXT } });
+          this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: ErrorCode.removed, message: REMOVED_TEXT } });
           this.d.store.dispatch({ type: 'notice', tone: 'error', text: REMOVED_TEXT });
         }
         return;
@@ -548,31 +561,45 @@ export class SessionClient {
         this.resetSeat();
         this.d.store.dispatch({ type: 'message', msg });
         this.shutdown();
-        this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: 'ended', message: reason } });
+        this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code: LocalFailure.ended, message: reason } });
         return;
       }
-    }
-
-    const before = this.d.store.getState().session?.state;
-    this.d.store.dispatch({ type: 'message', msg });
-    if (before && typeof data.version === 'number' && data.version > before.version + 1) {
-      // We missed a change somewhere: ask for the whole state.
-      this.request('state:request-sync', {});
+      case 'session:user-joined':
+      case 'session:user-updated':
+      case 'session:user-left':
+      case 'session:host-changed':
+      case 'session:settings':
+      case 'state:sync':
+      case 'state:tempo-change':
+      case 'state:key-change':
+      case 'state:playback-control':
+      case 'state:link-control':
+      case 'state:link-peers':
+      case 'pattern:set-step':
+      case 'pattern:clear': {
+        const before = this.d.store.getState().session?.state;
+        this.d.store.dispatch({ type: 'message', msg });
+        if (before && typeof data.version === 'number' && data.version > before.version + 1) {
+          // We missed a change somewhere: ask for the whole state.
+          this.request('state:request-sync', {});
+        }
+        return;
+      }
+      default:
+        unhandled(msg.type);
     }
   }
 
-  private onError(reqType: string | undefined, err: WireError): void {
-    const message = typeof err?.message === 'string' ? err.message : 'Something went wrong.';
-    const code = typeof err?.code === 'string' ? err.code : 'internal';
+  private onError(reqType: ClientType | undefined, { code, message }: WireError): void {
     if (reqType === 'session:create' || reqType === 'session:join') {
       const g = this.goal;
       const roomCode = g && g.kind === 'seat' ? g.roomCode : null;
-      if (code === 'already_in_session') {
+      if (code === ErrorCode.alreadyInSession) {
         // The server still sees this connection seated: carry on.
         this.seated = true;
         return;
       }
-      if (code === 'seat_taken') {
+      if (code === ErrorCode.seatTaken) {
         // A newer connection from this device holds the seat: another tab of ours has it.
         this.takeOver();
         return;
@@ -589,17 +616,17 @@ export class SessionClient {
       this.resetSeat();
       if (hadSession) {
         this.d.store.dispatch({ type: 'left' });
-        this.d.store.dispatch({ type: 'notice', tone: 'error', text: code === 'room_not_found' ? 'This session has ended.' : message });
+        this.d.store.dispatch({ type: 'notice', tone: 'error', text: code === ErrorCode.roomNotFound ? 'This session has ended.' : message });
       }
       this.d.store.dispatch({ type: 'join-failed', roomCode, error: { code, message } });
       this.shutdown();
       return;
     }
-    if (code === 'not_in_session' && this.goal?.kind === 'seat') {
+    if (code === ErrorCode.notInSession && this.goal?.kind === 'seat') {
       this.seated = false;
       this.sendGoal();
     }
-    const text = code === 'forbidden' ? `Refused: ${message}` : message;
+    const text = code === ErrorCode.forbidden ? `Refused: ${message}` : message;
     this.d.store.dispatch({ type: 'notice', tone: 'error', text });
   }
 
