@@ -1,5 +1,5 @@
 import { useEffect, useState, type ReactNode } from 'react';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 
 /** connected / connecting / reconnecting in Ns / offline, with "Retry now" while waiting. */
 export function ConnStatus() {

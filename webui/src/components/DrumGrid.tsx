@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { stepAt } from '../audio/timing';
 import { STEPS, TRACKS, type JamState, type Track } from '../session/protocol';
 import { shownStep } from '../session/reducer';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 
 export const TRACK_LABELS: Record<Track, string> = { kick: 'Kick', snare: 'Snare', hihat: 'Hi-hat', clap: 'Clap' };
 

@@ -1,9 +1,9 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { normalizeRoomCode, validateUserName } from '../session/protocol';
 import { loadName, saveName } from '../session/seat';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 import { Link } from './Link';
-import { navigate } from './route';
+import { navigate } from '../app/route';
 
 export function Lobby() {
   const { client } = useJam();

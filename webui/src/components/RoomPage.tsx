@@ -1,7 +1,7 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from 'react';
 import { isWellFormedRoomCode, normalizeRoomCode, validateUserName } from '../session/protocol';
 import { loadName, saveName } from '../session/seat';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 import { Link } from './Link';
 import { SessionScreen } from './SessionScreen';
 import { ConnStatus } from './ConnStatus';

@@ -1,8 +1,8 @@
 import { useId, useRef, useState, type KeyboardEvent } from 'react';
 import { tapTempo } from '../audio/timing';
 import { KEYS, MAX_TEMPO, MIN_TEMPO, SCALES, type JamState, type Participant } from '../session/protocol';
-import { useJam } from './context';
-import { usePress } from './press';
+import { useJam } from '../app/context';
+import { usePress } from '../app/press';
 
 /** What the Beat tab says about Ableton Link: the host sees the switch's state, guests only a linked room. */
 export function linkText(enabled: boolean, peers: number, isHost: boolean): string {
