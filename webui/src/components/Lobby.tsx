@@ -3,6 +3,7 @@ import { normalizeRoomCode, validateUserName } from '../session/protocol';
 import { loadName, saveName } from '../session/seat';
 import { useAppState, useJam } from '../app/context';
 import { Link } from './Link';
+import { NameField } from './NameField';
 import { navigate } from '../app/route';
 
 export function Lobby() {
@@ -13,7 +14,6 @@ export function Lobby() {
   const [nameError, setNameError] = useState<string | null>(null);
   const [codeError, setCodeError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const nameId = useId();
   const codeId = useId();
 
   // Once the new session exists, go to its shareable address (the room page takes over from
@@ -87,22 +87,7 @@ export function Lobby() {
       )}
 
       <div className="panel">
-        <label htmlFor={nameId}>Your name</label>
-        <input
-          id={nameId}
-          type="text"
-          autoComplete="nickname"
-          maxLength={32}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          aria-invalid={nameError ? true : undefined}
-          aria-describedby={nameError ? `${nameId}-err` : undefined}
-        />
-        {nameError && (
-          <p className="field-error" id={`${nameId}-err`} role="alert">
-            {nameError}
-          </p>
-        )}
+        <NameField value={name} onChange={setName} error={nameError} />
       </div>
 
       <form className="panel" onSubmit={onCreate}>

@@ -286,7 +286,7 @@ export class SessionClient {
       case 'session:left': {
         const roomCode = this.seating.roomCode;
         this.seatGone(msg);
-        if (data.reason === 'removed') {
+        if (data.reason === 'removed') { // session:left's reason, which the error code repeats on a resume
           this.seating.removedFrom(roomCode);
           this.store.dispatch({ type: 'join-failed', roomCode, error: { code: ErrorCode.removed, message: REMOVED_TEXT } });
           this.store.dispatch({ type: 'notice', tone: 'error', text: REMOVED_TEXT });
