@@ -59,7 +59,7 @@ fuzz:
 	cd discovery/link && GOARCH=arm go test -c -o /dev/null .
 
 web-test:
-	cd webui && npm run typecheck && npm test
+	cd webui && npm run typecheck && npm run lint && npm test
 
 # The committed webui/dist must be what its sources build to, because go build embeds it.
 web-dist:

@@ -1,8 +1,8 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './components/App';
-import { JamContext } from './components/context';
-import { createJam } from './jam';
+import { JamContext } from './app/context';
+import { createJam } from './app/jam';
 import './styles.css';
 
 const jam = createJam();

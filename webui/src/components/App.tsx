@@ -1,8 +1,8 @@
 import { useEffect } from 'react';
-import { useAppState } from './context';
+import { useAppState } from '../app/context';
 import { Lobby } from './Lobby';
 import { RoomPage } from './RoomPage';
-import { useRoute } from './route';
+import { useRoute } from '../app/route';
 
 export function App() {
   const route = useRoute();

@@ -1,21 +1,13 @@
-import { useEffect, useState } from 'react';
-import { useAppState, useJam } from './context';
+import { useEffect, useState, type ReactNode } from 'react';
+import { useAppState, useJam } from '../app/context';
 
 /** connected / connecting / reconnecting in Ns / offline, with "Retry now" while waiting. */
 export function ConnStatus() {
   const { client } = useJam();
   const { conn, queued } = useAppState();
-  const [now, setNow] = useState(() => Date.now());
-
-  useEffect(() => {
-    if (conn.retryAt === null) return;
-    setNow(Date.now());
-    const t = setInterval(() => setNow(Date.now()), 250);
-    return () => clearInterval(t);
-  }, [conn.retryAt]);
-
-  const secs = conn.retryAt === null ? 0 : Math.max(0, Math.ceil((conn.retryAt - now) / 1000));
-  let text: string;
+  // A new retry time starts a new countdown (the key), from the moment it is shown.
+  const secs = conn.retryAt === null ? null : <SecondsUntil key={conn.retryAt} at={conn.retryAt} />;
+  let text: ReactNode;
   let tone: string;
   switch (conn.status) {
     case 'connected':
@@ -27,11 +19,11 @@ export function ConnStatus() {
       tone = 'wait';
       break;
     case 'reconnecting':
-      text = conn.retryAt === null ? 'Reconnecting…' : `Reconnecting in ${secs}s`;
+      text = secs === null ? 'Reconnecting…' : <>Reconnecting in {secs}s</>;
       tone = 'wait';
       break;
     case 'offline':
-      text = conn.retryAt === null ? 'Offline' : `Offline · retry in ${secs}s`;
+      text = secs === null ? 'Offline' : <>Offline · retry in {secs}s</>;
       tone = 'bad';
       break;
     default:
@@ -58,4 +50,14 @@ export function ConnStatus() {
       )}
     </div>
   );
+}
+
+/** Whole seconds until `at` (Date.now() ms), ticking down; give it a new key for a new `at`. */
+function SecondsUntil({ at }: { at: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(t);
+  }, []);
+  return Math.max(0, Math.ceil((at - now) / 1000));
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'react';
 import { stepAt } from '../audio/timing';
 import { STEPS, TRACKS, type JamState, type Track } from '../session/protocol';
 import { shownStep } from '../session/reducer';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 
 export const TRACK_LABELS: Record<Track, string> = { kick: 'Kick', snare: 'Snare', hihat: 'Hi-hat', clap: 'Clap' };
 
@@ -13,10 +13,7 @@ function usePlayingStep(state: JamState): number | null {
   const { isPlaying, anchor, tempo } = state;
 
   useEffect(() => {
-    if (!isPlaying) {
-      setStep(null);
-      return;
-    }
+    if (!isPlaying) return;
     let raf = 0;
     let timer = 0;
     const frame = () => {
@@ -32,7 +29,8 @@ function usePlayingStep(state: JamState): number | null {
     };
   }, [isPlaying, anchor, tempo, serverNow]);
 
-  return step;
+  // The last step seen while playing is kept in state, but a stopped grid shows none.
+  return isPlaying ? step : null;
 }
 
 export function DrumGrid({ state }: { state: JamState }) {

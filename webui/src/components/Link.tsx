@@ -1,5 +1,5 @@
 import type { MouseEvent, ReactNode } from 'react';
-import { navigate } from './route';
+import { navigate } from '../app/route';
 
 /** An in-app link: a real <a href> (so it works without JS tricks), navigated with the History API. */
 export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {

@@ -1,9 +1,10 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import { normalizeRoomCode, validateUserName } from '../session/protocol';
 import { loadName, saveName } from '../session/seat';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 import { Link } from './Link';
-import { navigate } from './route';
+import { NameField } from './NameField';
+import { navigate } from '../app/route';
 
 export function Lobby() {
   const { client } = useJam();
@@ -13,17 +14,13 @@ export function Lobby() {
   const [nameError, setNameError] = useState<string | null>(null);
   const [codeError, setCodeError] = useState<string | null>(null);
   const [creating, setCreating] = useState(false);
-  const nameId = useId();
   const codeId = useId();
 
-  // Once the new session exists, go to its shareable address.
+  // Once the new session exists, go to its shareable address (the room page takes over from
+  // here, so there is nothing to reset). A create that failed leaves no session to go to.
   useEffect(() => {
-    if (creating && st.session) {
-      setCreating(false);
-      navigate(`/jam/${st.session.roomCode}`);
-    }
-    if (creating && st.joinError) setCreating(false);
-  }, [creating, st.session, st.joinError]);
+    if (creating && st.session) navigate(`/jam/${st.session.roomCode}`);
+  }, [creating, st.session]);
 
   const checkName = (): string | null => {
     const err = validateUserName(name);
@@ -90,22 +87,7 @@ export function Lobby() {
       )}
 
       <div className="panel">
-        <label htmlFor={nameId}>Your name</label>
-        <input
-          id={nameId}
-          type="text"
-          autoComplete="nickname"
-          maxLength={32}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-          aria-invalid={nameError ? true : undefined}
-          aria-describedby={nameError ? `${nameId}-err` : undefined}
-        />
-        {nameError && (
-          <p className="field-error" id={`${nameId}-err`} role="alert">
-            {nameError}
-          </p>
-        )}
+        <NameField value={name} onChange={setName} error={nameError} />
       </div>
 
       <form className="panel" onSubmit={onCreate}>

@@ -1,5 +1,5 @@
 import { useEffect } from 'react';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 
 /** The latest notice (a refused change, a queued change), cleared after a few seconds. */
 export function NoticeBar() {

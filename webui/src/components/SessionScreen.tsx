@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import { you } from '../session/reducer';
 import { ConnStatus } from './ConnStatus';
-import { useAppState, useJam } from './context';
+import { useAppState, useJam } from '../app/context';
 import { DrumGrid } from './DrumGrid';
 import { NoticeBar } from './NoticeBar';
-import { navigate } from './route';
+import { navigate } from '../app/route';
 import { SharePanel } from './SharePanel';
 import { SoundPanel } from './SoundPanel';
 import { Transport } from './Transport';

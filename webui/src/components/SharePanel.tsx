@@ -42,7 +42,7 @@ export function SharePanel({ roomCode, joinKey }: { roomCode: string; joinKey: s
       }
     }
     selectText();
-    let ok = false;
+    let ok: boolean;
     try {
       ok = document.execCommand('copy');
     } catch {

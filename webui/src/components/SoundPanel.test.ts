@@ -1,8 +1,8 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import type { Jam } from '../jam';
-import { JamContext } from './context';
+import type { Jam } from '../app/jam';
+import { JamContext } from '../app/context';
 import { nudgeLabel, SoundPanel } from './SoundPanel';
 
 function render(opts: { muted: boolean; running: boolean; nudgeMs?: number }): string {

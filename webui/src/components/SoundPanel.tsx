@@ -1,6 +1,6 @@
 import { useId, useSyncExternalStore } from 'react';
 import { MAX_NUDGE_MS } from '../audio/settings';
-import { useJam } from './context';
+import { useJam } from '../app/context';
 
 const NUDGE_STEP_MS = 5;
 

@@ -1,9 +1,9 @@
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { describe, expect, it } from 'vitest';
-import type { Jam } from '../jam';
+import type { Jam } from '../app/jam';
 import { jamState, participant } from '../session/testdata';
-import { JamContext } from './context';
+import { JamContext } from '../app/context';
 import { linkText, Transport } from './Transport';
 
 function render(isHost: boolean, link: { enabled: boolean; peers: number }): string {

@@ -1,8 +1,8 @@
-import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
+import { useId, useRef, useState, type KeyboardEvent } from 'react';
 import { tapTempo } from '../audio/timing';
 import { KEYS, MAX_TEMPO, MIN_TEMPO, SCALES, type JamState, type Participant } from '../session/protocol';
-import { useJam } from './context';
-import { onPress } from './press';
+import { useJam } from '../app/context';
+import { usePress } from '../app/press';
 
 /** What the Beat tab says about Ableton Link: the host sees the switch's state, guests only a linked room. */
 export function linkText(enabled: boolean, peers: number, isHost: boolean): string {
@@ -24,15 +24,17 @@ export function Transport({
 }) {
   const { client, store } = useJam();
   const [draft, setDraft] = useState<string | null>(null);
-  const taps = useRef<number[]>([]);
+  const [draftTempo, setDraftTempo] = useState(state.tempo);
   const ids = { tempo: useId(), key: useId(), scale: useId(), why: useId(), link: useId() };
   const host = participants.find((p) => p.isHost);
   const canPlay = isHost || openPlayback;
 
-  // A tempo from someone else replaces what is shown unless the user is typing.
-  useEffect(() => {
-    setDraft((d) => (d !== null && document.activeElement?.id === ids.tempo ? d : null));
-  }, [state.tempo, ids.tempo]);
+  // A tempo from someone else replaces what is shown unless the user is typing. (Adjusted while
+  // rendering, not in an effect: an effect would first paint the old draft.)
+  if (draftTempo !== state.tempo) {
+    setDraftTempo(state.tempo);
+    if (draft !== null && document.activeElement?.id !== ids.tempo) setDraft(null);
+  }
 
   const sendTempo = (t: number) => {
     const v = Math.round(t * 10) / 10;
@@ -57,12 +59,7 @@ export function Transport({
     } else if (e.key === 'Escape') setDraft(null);
   };
 
-  const tap = () => {
-    const now = performance.now();
-    taps.current = [...taps.current.filter((t) => now - t < 2000 * 5), now].slice(-5);
-    const bpm = tapTempo(taps.current);
-    if (bpm !== null) sendTempo(bpm);
-  };
+  const tap = useTapTempo(sendTempo);
 
   const step = (delta: number) => sendTempo(Math.min(MAX_TEMPO, Math.max(MIN_TEMPO, Math.round(state.tempo) + delta)));
 
@@ -90,7 +87,7 @@ export function Transport({
           <button type="button" className="square" aria-label="Faster: tempo +1 BPM" onClick={() => step(1)}>
             +
           </button>
-          <button type="button" aria-label="Tap tempo" {...onPress(tap)}>
+          <button type="button" aria-label="Tap tempo" {...tap}>
             Tap
           </button>
         </div>
@@ -150,4 +147,15 @@ export function Transport({
       </div>
     </section>
   );
+}
+
+/** Tap tempo: the tempo of the last few taps, each counted as the finger lands (see usePress). */
+function useTapTempo(sendTempo: (bpm: number) => void) {
+  const taps = useRef<number[]>([]);
+  return usePress(() => {
+    const now = performance.now();
+    taps.current = [...taps.current.filter((t) => now - t < 2000 * 5), now].slice(-5);
+    const bpm = tapTempo(taps.current);
+    if (bpm !== null) sendTempo(bpm);
+  });
 }

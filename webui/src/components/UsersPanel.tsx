@@ -1,7 +1,7 @@
 import { useEffect, useId, useState } from 'react';
 import { presenceOf, type Participant } from '../session/protocol';
 import type { SessionView } from '../session/reducer';
-import { useJam } from './context';
+import { useJam } from '../app/context';
 
 /** "just now", "3 min ago", "2 h ago", "3 days ago". */
 export function ago(fromMs: number, nowMs: number): string {

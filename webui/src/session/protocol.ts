@@ -69,16 +69,123 @@ export interface JamState {
   link: LinkState;
 }
 
-/** A frame as it arrives from the server. */
+/** What a client sends (docs/protocol.md, "Messages"). */
+export const CLIENT_TYPES = [
+  'session:create',
+  'session:join',
+  'session:leave',
+  'session:remove',
+  'session:settings',
+  'session:set-host',
+  'state:tempo-change',
+  'state:key-change',
+  'state:playback-control',
+  'pattern:set-step',
+  'pattern:clear',
+  'state:link-control',
+  'state:request-sync',
+  'clock:ping',
+] as const;
+export type ClientType = (typeof CLIENT_TYPES)[number];
+
+/** What the server sends: replies and events (docs/protocol.md, "Messages" and "Errors"). */
+export const SERVER_TYPES = [
+  'session:created',
+  'session:joined',
+  'session:left',
+  'session:ended',
+  'session:user-joined',
+  'session:user-updated',
+  'session:user-left',
+  'session:host-changed',
+  'session:settings',
+  'state:sync',
+  'state:tempo-change',
+  'state:key-change',
+  'state:playback-control',
+  'state:link-control',
+  'state:link-peers',
+  'pattern:set-step',
+  'pattern:clear',
+  'clock:pong',
+  'error',
+] as const;
+export type ServerType = (typeof SERVER_TYPES)[number];
+
+const serverTypes: ReadonlySet<string> = new Set(SERVER_TYPES);
+
+/** A frame as it arrives from the server, once its type is one this client knows. */
 export interface ServerMessage {
-  type: string;
+  type: ServerType;
   re?: string;
   data?: unknown;
 }
 
+/** Reads a frame; null for anything that is not JSON with a known `type` (a newer server's). */
+export function parseServerMessage(raw: string): ServerMessage | null {
+  let msg: { type?: unknown; re?: unknown; data?: unknown };
+  try {
+    msg = JSON.parse(raw) as typeof msg;
+  } catch {
+    return null;
+  }
+  if (!msg || typeof msg.type !== 'string' || !serverTypes.has(msg.type)) return null;
+  return msg as ServerMessage;
+}
+
+/** The error codes of the wire contract (docs/protocol.md, "Errors"; appliance/errors.go). */
+export const ErrorCode = {
+  invalidMessage: 'invalid_message',
+  unknownType: 'unknown_type',
+  invalidRoomCode: 'invalid_room_code',
+  roomNotFound: 'room_not_found',
+  roomFull: 'room_full',
+  invalidName: 'invalid_name',
+  nameTaken: 'name_taken',
+  boxFull: 'box_full',
+  invalidTempo: 'invalid_tempo',
+  invalidKey: 'invalid_key',
+  invalidPattern: 'invalid_pattern',
+  forbidden: 'forbidden',
+  roomLocked: 'room_locked',
+  removed: 'removed',
+  seatTaken: 'seat_taken',
+  invalidParticipant: 'invalid_participant',
+  notInSession: 'not_in_session',
+  alreadyInSession: 'already_in_session',
+  linkInUse: 'link_in_use',
+  linkOff: 'link_off',
+  rateLimited: 'rate_limited',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const errorCodes: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** Why a create or join failed that the server did not say: the client's own, never on the wire. */
+export const LocalFailure = {
+  /** The connection dropped before a create was answered. */
+  unreachable: 'unreachable',
+  /** The person running the jam box ended the session (session:ended). */
+  ended: 'ended',
+} as const;
+export type FailureCode = ErrorCode | (typeof LocalFailure)[keyof typeof LocalFailure];
+
 export interface WireError {
-  code: string;
+  code: ErrorCode;
   message: string;
+}
+
+/** An error frame's data as this client can use it: a code it does not know counts as internal. */
+export function readWireError(data: unknown): WireError {
+  const d = (data ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof d.code === 'string' && errorCodes.has(d.code) ? (d.code as ErrorCode) : ErrorCode.internal;
+  return { code, message: typeof d.message === 'string' ? d.message : 'Something went wrong.' };
+}
+
+/** For the end of an exhaustive switch: the compiler refuses it when a case is missing. */
+export function unhandled(x: never): never {
+  throw new Error(`unhandled: ${String(x)}`);
 }
 
 export interface SeatData {

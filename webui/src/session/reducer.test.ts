@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { emptyPattern } from './protocol';
+import { emptyPattern, type ServerType } from './protocol';
 import { audibleState, initialState, reduce, shownStep, you, type Action, type AppState } from './reducer';
 import { jamState, participant } from './testdata';
 
@@ -17,7 +17,7 @@ function seated(): AppState {
   });
 }
 
-const msg = (type: string, data: unknown): Action => ({ type: 'message', msg: { type, data } });
+const msg = (type: ServerType, data: unknown): Action => ({ type: 'message', msg: { type, data } });
 
 describe('reduce', () => {
   it('follows the room settings and who stands in for an away host', () => {

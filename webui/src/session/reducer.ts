@@ -5,7 +5,9 @@ import {
   emptyPattern,
   TRACKS,
   STEPS,
+  unhandled,
   type Anchor,
+  type FailureCode,
   type JamState,
   type LinkState,
   type Participant,
@@ -15,7 +17,6 @@ import {
   type Settings,
   type SyncData,
   type Track,
-  type WireError,
 } from './protocol';
 
 export type ConnStatus = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'offline';
@@ -50,6 +51,12 @@ export interface SessionView {
   state: JamState;
 }
 
+/** Why a create or join failed: the server's error, or the client's own (LocalFailure). */
+export interface Failure {
+  code: FailureCode;
+  message: string;
+}
+
 export interface Notice {
   id: number;
   text: string;
@@ -63,7 +70,7 @@ export interface AppState {
   /** A create or join that has been asked for and not answered yet. */
   pending: { op: 'create' | 'join'; roomCode: string | null } | null;
   /** Why the last create/join failed (room_not_found, room_full, ...). */
-  joinError: (WireError & { roomCode: string | null }) | null;
+  joinError: (Failure & { roomCode: string | null }) | null;
   /** The latest thing to tell the user (a refused change, a queued change, ...). */
   notice: Notice | null;
   /** Changes made while offline, waiting to be sent. */
@@ -90,7 +97,7 @@ export const initialState: AppState = {
 export type Action =
   | { type: 'conn'; status: ConnStatus; retryAt?: number | null; attempt?: number }
   | { type: 'pending'; op: 'create' | 'join'; roomCode: string | null }
-  | { type: 'join-failed'; roomCode: string | null; error: WireError }
+  | { type: 'join-failed'; roomCode: string | null; error: Failure }
   | { type: 'message'; msg: ServerMessage }
   | { type: 'notice'; text: string; tone: 'info' | 'error' }
   | { type: 'clear-notice' }
@@ -132,6 +139,21 @@ export function reduce(s: AppState, a: Action): AppState {
 
 function applyMessage(s: AppState, msg: ServerMessage): AppState {
   const d = (msg.data ?? {}) as Record<string, unknown>;
+  // Everything but a seat's start and end changes the session this tab is in, and is dropped
+  // without one.
+  const inSession = (next: (sess: SessionView) => Partial<SessionView> | null): AppState => {
+    const sess = s.session;
+    const changes = sess && next(sess);
+    return sess && changes ? { ...s, session: { ...sess, ...changes } } : s;
+  };
+  const withState = (version: unknown, next: (st: JamState) => Partial<JamState> | null): AppState =>
+    inSession((sess) => {
+      // Events arrive in order on one connection; after a resync an older event is stale.
+      if (typeof version !== 'number' || version <= sess.state.version) return null;
+      const changes = next(sess.state);
+      return changes && { state: { ...sess.state, ...changes, version } };
+    });
+
   switch (msg.type) {
     case 'session:created':
     case 'session:joined': {
@@ -155,63 +177,61 @@ function applyMessage(s: AppState, msg: ServerMessage): AppState {
     case 'session:left':
     case 'session:ended':
       return { ...s, session: null, pending: null, queued: 0, queuedSteps: noQueuedSteps };
-  }
-
-  const sess = s.session;
-  if (!sess) return s;
-  const withSession = (next: Partial<SessionView>): AppState => ({ ...s, session: { ...sess, ...next } });
-  const withState = (version: unknown, next: Partial<JamState>): AppState => {
-    // Events arrive in order on one connection; after a resync an older event is stale.
-    if (typeof version !== 'number' || version <= sess.state.version) return s;
-    return withSession({ state: { ...sess.state, ...next, version } });
-  };
-
-  switch (msg.type) {
     case 'state:sync': {
       const sync = d as unknown as SyncData;
-      if (sync.roomCode !== sess.roomCode) return s;
-      return withSession({
-        participants: sync.participants,
-        homeHostId: sync.homeHostId ?? null,
-        settings: sync.settings ?? defaultSettings,
-        state: normalizeState(sync.state),
-      });
+      return inSession((sess) =>
+        sync.roomCode !== sess.roomCode
+          ? null
+          : {
+              participants: sync.participants,
+              homeHostId: sync.homeHostId ?? null,
+              settings: sync.settings ?? defaultSettings,
+              state: normalizeState(sync.state),
+            },
+      );
     }
     case 'session:user-joined':
     case 'session:user-updated':
-      return withSession({ participants: upsert(sess.participants, d.user as Participant) });
+      return inSession((sess) => ({ participants: upsert(sess.participants, d.user as Participant) }));
     case 'session:user-left':
-      return withSession({ participants: sess.participants.filter((p) => p.id !== d.userId) });
+      return inSession((sess) => ({ participants: sess.participants.filter((p) => p.id !== d.userId) }));
     case 'session:host-changed':
-      return withSession({
+      return inSession((sess) => ({
         participants: sess.participants.map((p) => ({ ...p, isHost: p.id === d.hostId })),
         homeHostId: typeof d.homeHostId === 'string' ? d.homeHostId : null,
-      });
+      }));
     case 'session:settings':
-      return withSession({ settings: { locked: d.locked === true, openPlayback: d.openPlayback === true } });
+      return inSession(() => ({ settings: { locked: d.locked === true, openPlayback: d.openPlayback === true } }));
     case 'state:tempo-change':
-      return withState(d.version, { tempo: d.tempo as number, anchor: d.anchor as Anchor });
+      return withState(d.version, () => ({ tempo: d.tempo as number, anchor: d.anchor as Anchor }));
     case 'state:key-change':
-      return withState(d.version, { key: d.key as string, scale: d.scale as string });
+      return withState(d.version, () => ({ key: d.key as string, scale: d.scale as string }));
     case 'state:playback-control':
-      return withState(d.version, { isPlaying: d.isPlaying as boolean, anchor: d.anchor as Anchor });
+      return withState(d.version, () => ({ isPlaying: d.isPlaying as boolean, anchor: d.anchor as Anchor }));
     case 'state:link-control':
-      return withState(d.version, { link: linkOf(d) });
+      return withState(d.version, () => ({ link: linkOf(d) }));
     case 'state:link-peers':
       // A count, not a change of the state: no version.
-      return withSession({ state: { ...sess.state, link: { ...sess.state.link, peers: linkOf(d).peers } } });
+      return inSession((sess) => ({ state: { ...sess.state, link: { ...sess.state.link, peers: linkOf(d).peers } } }));
     case 'pattern:set-step': {
       const track = d.track as Track;
       const step = d.step as number;
       if (!TRACKS.includes(track) || !(step >= 0 && step < STEPS)) return s;
-      const row = sess.state.pattern[track].slice();
-      row[step] = Boolean(d.on);
-      return withState(d.version, { pattern: { ...sess.state.pattern, [track]: row } });
+      return withState(d.version, (st) => {
+        const row = st.pattern[track].slice();
+        row[step] = Boolean(d.on);
+        return { pattern: { ...st.pattern, [track]: row } };
+      });
     }
     case 'pattern:clear':
-      return withState(d.version, { pattern: emptyPattern() });
+      return withState(d.version, () => ({ pattern: emptyPattern() }));
+    case 'clock:pong':
+    case 'error':
+      // The client's own business (the clock, its requests): they change nothing shown.
+      return s;
+    default:
+      return unhandled(msg.type);
   }
-  return s;
 }
 
 function upsert(list: Participant[], user: Participant | undefined): Participant[] {

@@ -1,14 +1,14 @@
 // Wires the parts together for the browser: one store, one client, one clock, one audio engine.
 
-import { AudioEngine } from './audio/engine';
-import { ClockEstimator, localNow, SleepDetector } from './audio/clock';
-import { LOOKAHEAD_MS, Scheduler } from './audio/scheduler';
-import { loadSound, saveSound, type SoundSettings } from './audio/settings';
-import { toAudioTime, type AudioStamp } from './audio/timing';
-import { SessionClient, type SocketLike } from './session/client';
-import { tabStorage } from './session/seat';
-import { audibleState } from './session/reducer';
-import { Store } from './session/store';
+import { AudioEngine } from '../audio/engine';
+import { ClockEstimator, localNow, SleepDetector } from '../audio/clock';
+import { LOOKAHEAD_MS, Scheduler } from '../audio/scheduler';
+import { SoundStore } from '../audio/sound';
+import { toAudioTime, type AudioStamp } from '../audio/timing';
+import { SessionClient, type SocketLike } from '../session/client';
+import { tabStorage } from '../session/seat';
+import { audibleState } from '../session/reducer';
+import { Store } from '../session/store';
 
 export interface Jam {
   store: Store;
@@ -17,28 +17,6 @@ export interface Jam {
   engine: AudioEngine;
   sound: SoundStore;
   serverNow: () => number;
-}
-
-/** Per-device sound settings as a tiny observable. */
-export class SoundStore {
-  private s: SoundSettings = loadSound();
-  private listeners = new Set<() => void>();
-  constructor(private readonly engine: AudioEngine) {
-    engine.setVolume(this.s.volume);
-    engine.setMuted(this.s.muted);
-  }
-  get = (): SoundSettings => this.s;
-  set = (patch: Partial<SoundSettings>): void => {
-    this.s = { ...this.s, ...patch };
-    this.engine.setVolume(this.s.volume);
-    this.engine.setMuted(this.s.muted);
-    saveSound(this.s);
-    for (const l of this.listeners) l();
-  };
-  subscribe = (l: () => void): (() => void) => {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
-  };
 }
 
 export function createJam(): Jam {

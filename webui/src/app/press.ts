@@ -12,3 +12,11 @@ export function onPress(fn: () => void) {
     },
   };
 }
+
+/**
+ * onPress as a hook, for a handler that reads a ref or the clock (tap tempo): React's compiler
+ * then knows that `fn` runs on a press and never while the button renders.
+ */
+export function usePress(fn: () => void) {
+  return onPress(fn);
+}

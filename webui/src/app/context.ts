@@ -1,5 +1,5 @@
 import { createContext, useContext, useSyncExternalStore } from 'react';
-import type { Jam } from '../jam';
+import type { Jam } from './jam';
 import type { AppState } from '../session/reducer';
 
 export const JamContext = createContext<Jam | null>(null);
