@@ -5,7 +5,7 @@
 // Every page records each scheduled onset and when it will be heard (synclab-page.mjs); the lab
 // compares them with the server's timeline and with each other (synclab-analyze.mjs).
 //
-//   node e2e/synclab.mjs [--jitter 20,10 | --jitter 0] [--pages 4] [--warmup 8] [--play 8,8]
+//   node e2e/synclab.mjs [--jitter 20,10 | --jitter 0] [--pages 4] [--warmup 90] [--play 8,8]
 //        [--cycles 2] [--tempos 120,100,132] [--short] [--max-p95 MS] [--strict-steps] [--label L]
 //
 // Figures go to stdout and webui/e2e-output/sync-lab-<label>.json; the exit code is 1 when a
@@ -43,7 +43,8 @@ function options() {
     console.log(`usage: node e2e/synclab.mjs [options]
   --jitter MEAN,SD   delay every TCP chunk by a normal delay (ms; default 20,10); 0: no proxy
   --pages N          measured pages (default 4)
-  --warmup S         seconds after everyone joined before the first play (default 8; --short 4)
+  --warmup S         seconds after everyone joined before the first play (default 90, a band setting up:
+                     the clock estimate needs many samples under jitter; --short 4)
   --play S1,S2       seconds from play to the tempo change, and from it to stop (default 8,8; --short 4,4)
   --cycles R         play/tempo-change/stop cycles (default 2)
   --gap S            seconds after each stop (default 2; --short 1.5)
@@ -68,7 +69,7 @@ function options() {
   const o = {
     jitter,
     pages: nums(v.pages, '--pages')[0],
-    warmup: nums(v.warmup ?? (v.short ? 4 : 8), '--warmup')[0],
+    warmup: nums(v.warmup ?? (v.short ? 4 : 90), '--warmup')[0],
     play: [play1, play2],
     cycles: nums(v.cycles ?? 2, '--cycles')[0],
     gap: nums(v.gap ?? (v.short ? 1.5 : 2), '--gap')[0],

@@ -6,7 +6,10 @@
 // jitter alike. What does help is many samples: the client pings a few times a second, and the
 // estimate is a least-squares line through the last few minutes of them (offset and drift, since a
 // phone's clock and the box's run tens of ppm apart), leaving out samples whose round trip was
-// far slower than usual (a retransmission, a queue).
+// far slower than usual (a retransmission, a queue). The drift is held towards 0 as far as the
+// samples leave it uncertain (a ridge fit with a prior of ±50 ppm, what two quartz clocks do):
+// over the first minute a plain fit's slope is mostly noise, and would move the estimate more
+// than the drift itself does.
 //
 // What the music follows is not the estimate itself but `offset`, which follows the estimate:
 // it steps while nothing sounds, and slews (at most SLEW_MS_PER_S) while notes are playing, so
@@ -25,10 +28,8 @@ export const SLEW_MS_PER_S = 4;
 /** The estimate uses at most this many samples, and none older than MAX_AGE_MS. */
 const KEEP = 1024;
 const MAX_AGE_MS = 5 * 60_000;
-/** Drift is fitted only over a span this long; shorter, a slope is mostly noise. */
-const MIN_DRIFT_SPAN_MS = 30_000;
-/** A plausible drift between two quartz clocks (500 ppm); anything beyond is noise. */
-const MAX_DRIFT = 500e-6;
+/** The drift two quartz clocks typically have (50 ppm): the prior of the ridge fit. */
+const TYPICAL_DRIFT = 50e-6;
 
 export class ClockEstimator {
   private samples: ClockSample[] = [];
@@ -128,8 +129,12 @@ export function fitLine(samples: readonly ClockSample[]): { at: number; offset: 
     sxx += dx * dx;
     sxy += dx * (s.offset - my);
   }
-  const span = good[n - 1]!.at - t0;
-  const drift = span >= MIN_DRIFT_SPAN_MS && sxx > 0 ? Math.max(-MAX_DRIFT, Math.min(MAX_DRIFT, sxy / sxx)) : 0;
+  // The samples' own scatter around a plain fit says how far the slope can be trusted.
+  const plain = sxx > 0 ? sxy / sxx : 0;
+  let rss = 0;
+  for (const s of good) rss += (s.offset - my - plain * (s.at - t0 - mx)) ** 2;
+  const scatter = n > 2 ? rss / (n - 2) : 0;
+  const drift = sxx > 0 ? sxy / (sxx + scatter / TYPICAL_DRIFT ** 2) : 0;
   const at = samples[samples.length - 1]!.at;
   return { at, offset: my + drift * (at - t0 - mx), drift };
 }
