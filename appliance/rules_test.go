@@ -39,6 +39,19 @@ func TestWebAppRulesMatch(t *testing.T) {
 			t.Errorf("%s: %s is %d, the server's is %d", protocolTS, name, got, want)
 		}
 	}
+	// The message types a client sends, and the error codes, are the server's.
+	if got := slices.Sorted(slices.Values(tsList(t, ts, "CLIENT_TYPES"))); !slices.Equal(got, appliance.ClientTypes()) {
+		t.Errorf("%s: CLIENT_TYPES is %q, the server decodes %q", protocolTS, got, appliance.ClientTypes())
+	}
+	var codes []string
+	block, _, _ := strings.Cut(ts[strings.Index(ts, "export const ErrorCode = {"):], "} as const;")
+	for _, m := range regexp.MustCompile(`\n\s+\w+: '([a-z_]+)',`).FindAllStringSubmatch(block, -1) {
+		codes = append(codes, m[1])
+	}
+	wire := slices.DeleteFunc(appliance.WireErrorCodes(), func(c string) bool { return c == appliance.EUNAUTHORIZED || c == appliance.ENOHOTSPOT })
+	if slices.Sort(codes); !slices.Equal(codes, wire) {
+		t.Errorf("%s: ErrorCode holds %q, the server answers with %q (HTTP-only codes aside)", protocolTS, codes, wire)
+	}
 	for name, want := range map[string]int{"MAX_NAME_GRAPHEMES": appliance.MaxNameGraphemes, "MAX_NAME_BYTES": appliance.MaxNameBytes} {
 		if got := tsInt(t, ts, `export const `+name+` = (\d+);`); got != want {
 			t.Errorf("%s: %s is %d, the server's is %d", protocolTS, name, got, want)
