@@ -5,7 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { checkChromium, chromiumArgs, chromiumPath, freePort, Jamd, jamdBinary, tempDir } from './jamd.mjs';
+import { checkChromium, chromiumArgs, chromiumPath, freePort, Jamd, jamdBinary, tempDir, waitFor } from './jamd.mjs';
 
 const OUT = resolve(import.meta.dirname, '..', 'e2e-output');
 const SYNC_MS = 1000; // "shows in the other within a second"
@@ -59,21 +59,6 @@ const status = (page) => page.getByTestId('conn-status');
 
 async function expectText(locator, re, timeout = SYNC_MS) {
   await locator.filter({ hasText: re }).first().waitFor({ timeout });
-}
-
-async function waitFor(fn, timeout, what) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
 }
 
 describe('jamd web app', { timeout: 240_000 }, () => {

@@ -97,3 +97,19 @@ export const chromiumArgs = [
   '--disable-component-update',
   '--disable-sync',
 ];
+
+/** Polls fn until it returns something truthy (and returns that), or fails after timeout ms. */
+export async function waitFor(fn, timeout, what) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
+}

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { checkChromium, chromiumArgs, chromiumPath, freePort, Jamd, jamdBinary, tempDir } from './jamd.mjs';
+import { checkChromium, chromiumArgs, chromiumPath, freePort, Jamd, jamdBinary, tempDir, waitFor } from './jamd.mjs';
 
 const GRACE_S = 2;
 
@@ -48,21 +48,6 @@ async function cuttableProxy(targetPort) {
     accept: () => (refusing = false),
     close: () => new Promise((ok) => (conns.forEach((c) => c.client.destroy()), server.close(ok))),
   };
-}
-
-async function waitFor(fn, timeout, what) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (e) {
-      last = e;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${last})`);
 }
 
 /** Bo's row in a page's Users tab: {id, presence, text}. */
@@ -151,7 +136,10 @@ describe('a rehearsal with breaks', { timeout: 180_000 }, () => {
   });
 
   test('a locked room takes whoever has the shared link, not whoever has the code', async () => {
-    await host.getByLabel('Lock the room: nobody new can join').check();
+    // The box, not the click, sets the checkbox: click, then wait for the box's answer.
+    const lock = host.getByLabel('Lock the room: nobody new can join');
+    await lock.click();
+    await waitFor(() => lock.isChecked(), 5000, 'the room locked');
     await host.getByRole('tab', { name: 'Share' }).click();
     const link = await host.getByLabel('Join link').inputValue();
     await host.getByRole('tab', { name: /Users/ }).click();
@@ -169,7 +157,8 @@ describe('a rehearsal with breaks', { timeout: 180_000 }, () => {
     await friend.getByTestId('room-code').waitFor({ timeout: 5000 });
     await waitFor(async () => (await row(host, 'Friend'))?.presence === 'connected', 5000, 'Friend in the list');
     await friend.getByRole('button', { name: 'Leave session' }).click();
-    await host.getByLabel('Lock the room: nobody new can join').uncheck();
+    await lock.click();
+    await waitFor(async () => !(await lock.isChecked()), 5000, 'the room unlocked');
   });
 
   test('the host removes the guest, and the guest is told in words', async () => {

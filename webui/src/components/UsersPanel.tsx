@@ -27,7 +27,6 @@ export function UsersPanel({ session }: { session: SessionView }) {
   const { serverNow, client } = useJam();
   const [now, setNow] = useState(serverNow);
   const [confirming, setConfirming] = useState<string | null>(null);
-  const ids = { lock: useId(), open: useId() };
   useEffect(() => {
     const t = setInterval(() => setNow(serverNow()), 15_000);
     return () => clearInterval(t);
@@ -105,27 +104,30 @@ export function UsersPanel({ session }: { session: SessionView }) {
       </ul>
       {amHost && (
         <div className="room-rules" role="group" aria-label="Room rules">
-          <div className="check">
-            <input
-              id={ids.lock}
-              type="checkbox"
-              checked={settings.locked}
-              onChange={(e) => client.setSettings({ locked: e.target.checked })}
-            />
-            <label htmlFor={ids.lock}>Lock the room: nobody new can join</label>
-          </div>
-          <div className="check">
-            <input
-              id={ids.open}
-              type="checkbox"
-              checked={settings.openPlayback}
-              onChange={(e) => client.setSettings({ openPlayback: e.target.checked })}
-            />
-            <label htmlFor={ids.open}>Everyone can start and stop the beat</label>
-          </div>
+          <RoomRule
+            label="Lock the room: nobody new can join"
+            on={settings.locked}
+            set={(locked) => client.setSettings({ locked })}
+          />
+          <RoomRule
+            label="Everyone can start and stop the beat"
+            on={settings.openPlayback}
+            set={(openPlayback) => client.setSettings({ openPlayback })}
+          />
         </div>
       )}
       {!amHost && settings.locked && <p className="hint">The host has locked the room: nobody new can join.</p>}
     </section>
+  );
+}
+
+/** One of the room's rules, as a checkbox the host ticks. */
+function RoomRule({ label, on, set }: { label: string; on: boolean; set: (on: boolean) => void }) {
+  const id = useId();
+  return (
+    <div className="check">
+      <input id={id} type="checkbox" checked={on} onChange={(e) => set(e.target.checked)} />
+      <label htmlFor={id}>{label}</label>
+    </div>
   );
 }
