@@ -4,7 +4,7 @@ import { AudioEngine } from '../audio/engine';
 import { ClockEstimator, localNow, SleepDetector } from '../audio/clock';
 import { LOOKAHEAD_MS, Scheduler } from '../audio/scheduler';
 import { SoundStore } from '../audio/sound';
-import { StampFilter, toAudioTime, type AudioStamp } from '../audio/timing';
+import { toAudioTime, type AudioStamp } from '../audio/timing';
 import { SessionClient, type SocketLike } from '../session/client';
 import { tabStorage } from '../session/seat';
 import { audibleState } from '../session/reducer';
@@ -39,15 +39,14 @@ export function createJam(): Jam {
   // Server time maps onto the audio clock through the output timestamp: the audio time being
   // heard now. That trails ctx.currentTime by the output latency; the scheduler plans ahead of
   // currentTime by that much (audioNow), so nothing is handed over too late to sound.
-  // The stamps pass through a filter that drops a late callback's glitch (StampFilter).
-  const stamps = new StampFilter();
-  engine.subscribe(() => stamps.reset());
+  // Each stamp is used as read: when the audio clock really steps (a late callback that the
+  // device made up for), the notes must move with it; a smoothed map would lag the step.
   const stamp = (): AudioStamp | null => {
     const ctx = engine.context;
     if (!ctx || ctx.state !== 'running') return null;
     const ts = typeof ctx.getOutputTimestamp === 'function' ? ctx.getOutputTimestamp() : undefined;
     if (ts && ts.contextTime && ts.performanceTime) {
-      return stamps.add({ contextTime: ts.contextTime, performanceTime: ts.performanceTime });
+      return { contextTime: ts.contextTime, performanceTime: ts.performanceTime };
     }
     return { contextTime: ctx.currentTime, performanceTime: performance.now() };
   };

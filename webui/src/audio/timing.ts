@@ -128,37 +128,6 @@ export interface AudioStamp {
 }
 
 /**
- * Smooths the output timestamps: a late audio callback (a busy phone) makes one stamp's two
- * halves disagree by a millisecond or more, and every note scheduled by it would move. The map
- * between the audio clock and performance.now() is the median of the last few distinct stamps,
- * which drops such a glitch and still follows the two clocks' real drift, a fraction of a
- * millisecond behind.
- */
-export class StampFilter {
-  private readonly gaps: number[] = [];
-  private lastContextTime = Number.NaN;
-
-  constructor(private readonly keep = 9) {}
-
-  /** Takes the stamp read now and returns it with the smoothed map. */
-  add(s: AudioStamp): AudioStamp {
-    if (s.contextTime !== this.lastContextTime) {
-      this.lastContextTime = s.contextTime;
-      this.gaps.push(s.performanceTime - s.contextTime * 1000);
-      if (this.gaps.length > this.keep) this.gaps.shift();
-    }
-    const sorted = [...this.gaps].sort((a, b) => a - b);
-    return { contextTime: s.contextTime, performanceTime: s.contextTime * 1000 + sorted[sorted.length >> 1]! };
-  }
-
-  /** Forgets the stamps: a new or resumed AudioContext starts its own clock. */
-  reset(): void {
-    this.gaps.length = 0;
-    this.lastContextTime = Number.NaN;
-  }
-}
-
-/**
  * The AudioContext time at which server time `serverT` happens, given the clock offset
  * (server − local epoch ms) and performance.timeOrigin.
  */
