@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Room is a live session: the stored Session plus who is connected to it right now.
@@ -38,9 +40,10 @@ func (r *Room) commit(next *Session) error {
 
 // broadcast queues frame for every connected member but skip. Call with mu held.
 func (r *Room) broadcast(frame []byte, skip *Client) {
+	f, now := wsFrame(websocket.TextMessage, frame), time.Now() // framed once for everyone
 	for _, m := range r.members {
 		if m != skip {
-			m.enqueue(frame)
+			m.send(f, now)
 		}
 	}
 }

@@ -205,8 +205,10 @@ func handleStats(h *Hub, token string) http.Handler {
 
 func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 4096,
+		// Client frames are small; a longer one is read in several reads. Frames are written
+		// by the Client itself (client.go), so gorilla's write buffer is only borrowed, never held.
+		ReadBufferSize:  readBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(r *http.Request) bool { return originAllowed(r, h.hosts, allowedOrigins) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			h.connectionErrors.Add(1)
