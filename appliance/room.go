@@ -38,6 +38,19 @@ func (r *Room) commit(next *Session) error {
 	return nil
 }
 
+// commitState makes next the room's session once the store has its state on disk: next differs
+// from r.s only in its State. Call with mu held.
+func (r *Room) commitState(next *Session) error {
+	next.LastActive = r.hub.now()
+	defer r.hub.metrics.commitDone(time.Now())
+	if err := r.hub.store.PutState(next.Code, next.LastActive, next.State); err != nil {
+		r.hub.log.Error("cannot save session, the change was refused: check the disk (df -h, dmesg) and the data dir's permissions", "room", next.Code, "err", err)
+		return errNotSaved()
+	}
+	r.s = next
+	return nil
+}
+
 // broadcast queues frame for every connected member but skip. Call with mu held.
 func (r *Room) broadcast(frame []byte, skip *Client) {
 	f, now := wsFrame(websocket.TextMessage, frame), time.Now() // framed once for everyone
@@ -338,7 +351,7 @@ func (r *Room) changeBy(by string, c *Client, typ, re string, edit func(*Session
 	next.State.Version++
 	event["version"] = next.State.Version
 	event["by"] = by
-	if err := r.commit(next); err != nil {
+	if err := r.commitState(next); err != nil {
 		return err
 	}
 	r.hub.metrics.changed(typ)
