@@ -132,7 +132,10 @@ func wsFrame(op int, payload []byte) []byte {
 
 // enqueue queues a text message (one JSON frame) without blocking. A client whose queue is
 // full, in frames or in bytes, is closed, and will resume and resync when it reconnects.
-func (c *Client) enqueue(msg []byte) { c.send(wsFrame(websocket.TextMessage, msg), time.Now()) }
+func (c *Client) enqueue(msg []byte) { c.send(textFrame(msg), time.Now()) }
+
+// textFrame frames msg (one JSON frame) as a WebSocket text message.
+func textFrame(msg []byte) []byte { return wsFrame(websocket.TextMessage, msg) }
 
 // send writes a framed message now if the socket takes it without blocking, or queues it.
 func (c *Client) send(frame []byte, at time.Time) {
