@@ -95,7 +95,7 @@ func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
 		if code == websocket.CloseNoStatusReceived {
 			code = websocket.CloseNormalClosure
 		}
-		c.send(wsFrame(websocket.CloseMessage, websocket.FormatCloseMessage(code, "")), time.Now())
+		c.kick(code, "") // the answer, and the only close frame we send (browsers refuse a second)
 		return nil
 	})
 	return c
@@ -321,7 +321,12 @@ func (c *Client) readPump() {
 		kind, frame, err := c.conn.ReadMessage()
 		if err != nil {
 			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || (ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway) {
+			switch {
+			case errors.As(err, &ce): // the peer closed it (and the close handler answered)
+				if ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway {
+					c.hub.connectionErrors.Add(1)
+				}
+			default:
 				select {
 				case <-c.done: // we closed it ourselves
 				default:
