@@ -100,20 +100,21 @@ func (d *stateDecoder) float() float64 {
 func (d *stateDecoder) string() string { n := d.uvarint(); return string(d.take(int(min(n, 1<<16)))) }
 func (d *stateDecoder) varint() int64 {
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
+	d.skip(n)
 	return v
 }
 
 func (d *stateDecoder) uvarint() uint64 {
 	v, n := binary.Uvarint(d.b)
+	d.skip(n)
+	return v
+}
+
+// skip moves past a varint of n bytes; n <= 0 is binary's word for a malformed one.
+func (d *stateDecoder) skip(n int) {
 	if n <= 0 {
-		d.bad = true
-		return 0
+		d.bad, d.b = true, nil
+		return
 	}
 	d.b = d.b[n:]
-	return v
 }
