@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # exceeded" when a duration runs out on a busy machine (go.dev/issue/75804, fixed in 1.27).
 FUZZTIME ?= 50000x
 
-.PHONY: all build test deps go-deps web-deps test-tools go-test fuzz web-test web-dist e2e sync-lab sync-lab-short bench release clean
+.PHONY: all build test deps go-deps web-deps test-tools go-test fuzz web-test web-dist e2e sync-lab sync-lab-short bench bench-load release clean
 
 all: build
 
@@ -90,6 +90,17 @@ sync-lab-short: build
 # Figures for docs/benchmarks.md.
 bench:
 	go test ./cmd/jamd -run '^$$' -bench Seat50x10 -benchtime 1x
+
+# Issue #12's figures (docs/benchmarks.md): the real jamd driven from a second process, 200 rooms
+# x 10 sockets at 5 changes/s per host and 1,000 x 10 (10,000 sockets) at 1/s, with the data dir
+# on disk (fsync) and on tmpfs. BENCH_LOADS overrides the loads (ROOMSxPER@RATE,SECONDS).
+BENCH_LOADS ?= 200x10@5,10 1000x10@1,10
+bench-load:
+	go test -c -o /tmp/jamd-bench.test ./cmd/jamd
+	cd cmd/jamd && for load in $(BENCH_LOADS); do for dir in "" /dev/shm; do \
+		echo "== $$load, data dir on $${dir:-disk}"; \
+		JAMD_LOAD=$$load JAMD_BENCH_DIR=$$dir /tmp/jamd-bench.test -test.run '^$$' -test.bench '^BenchmarkLoad$$' -test.benchtime 1x | grep 'load:' || exit 1; \
+	done; done
 
 # Static, version-stamped binaries for every Pi plus amd64 and darwin/arm64, SHA256SUMS and .debs, in dist/.
 release:

@@ -5,13 +5,14 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
 
-// Timing and sizes of one connection (the writer owns pings and deadlines).
+// Timing and sizes of one connection (the hub's pinger sends pings; writes carry deadlines).
 const (
 	writeWait = 10 * time.Second // time allowed to write one frame
 	// A phone that vanished without closing its socket must show as reconnecting within seconds.
@@ -23,6 +24,7 @@ const (
 	sendQueueLen   = 256              // frames queued for a client before it counts as stuck…
 	sendQueueBytes = 256 << 10        // …or bytes: a reader that never reads must not pin memory
 	kernelSendBuf  = 64 << 10         // the socket's own send buffer, which would otherwise absorb MiBs first
+	readBufferSize = 1024             // per connection: client frames are a few hundred bytes
 	joinWait       = 15 * time.Second // a connection that has not sat down by then is closed
 	syncCost       = 5                // tokens a state:request-sync costs
 	invalidInARow  = 10               // invalid frames in a row that close the connection
@@ -41,21 +43,37 @@ const (
 	seatRate, seatBurst = 20, 100
 )
 
-// Client is one WebSocket connection. Its read goroutine owns room and pid; its write
-// goroutine alone writes data frames; anyone may enqueue or kick.
+// Client is one WebSocket connection. Its read goroutine owns room and pid; anyone may enqueue
+// or kick.
+//
+// Writing. A server frame is the same bytes for every recipient (server frames are not masked),
+// so a broadcast frames its message once (wsFrame) and every member's socket gets those bytes.
+// A frame queued for an idle socket is written at once by whoever queues it, in one
+// non-blocking write: with nothing waiting, that is one syscall per delivery, with no channel,
+// no goroutine to wake and no buffer kept per connection. Only when the kernel's send buffer is
+// full (a phone reading slowly) do frames wait in pending, and a writer goroutine, started then
+// and gone once pending is empty, writes everything waiting in one write, under writeWait.
+// All data and control frames go this way (pings, pongs, the close frame), so no two writes of
+// ours ever interleave on the socket.
 type Client struct {
 	hub      *Hub
 	conn     *websocket.Conn
+	raw      syscall.RawConn // the socket, for the non-blocking write; nil: always use the writer
 	remoteIP string
-	device   string // deviceKey(remoteIP): what the door's caps and limits count by
-	send     chan queued
-	queued   atomic.Int64  // bytes in send
-	done     chan struct{} // closed by kick: the writer stops, the connection is closed
+	device   string        // deviceKey(remoteIP): what the door's caps and limits count by
+	done     chan struct{} // closed by kick: nothing more is written but the close frame
+
+	wmu          sync.Mutex
+	pending      []queued // frames (or the rest of one) waiting for the socket, oldest first
+	pendingBytes int
+	writing      bool // a goroutine owns the socket's write side (the writer, or kick's close)
+	closed       bool // kicked: frames are dropped
 
 	room *Room // the session this connection is seated in, or nil
 	pid  string
 
-	lastRead atomic.Int64 // unix ns of the last frame or pong read, for the writer's pings
+	lastRead atomic.Int64 // unix ns of the last frame or pong read, for the hub's pings
+	lastPing atomic.Int64 // unix ns of the last ping sent
 	satDown  atomic.Bool  // it created or joined a session at least once
 	invalid  int          // invalid frames in a row (read goroutine only)
 
@@ -63,11 +81,24 @@ type Client struct {
 }
 
 func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
+	c := &Client{hub: h, conn: conn, remoteIP: remoteIP, device: deviceKey(remoteIP), done: make(chan struct{})}
 	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
 		tcp.SetWriteBuffer(kernelSendBuf)
+		c.raw, _ = tcp.SyscallConn()
 	}
-	return &Client{hub: h, conn: conn, remoteIP: remoteIP, device: deviceKey(remoteIP),
-		send: make(chan queued, sendQueueLen), done: make(chan struct{})}
+	// Pongs and the answer to a close go out through enqueue too, never beside it.
+	conn.SetPingHandler(func(data string) error {
+		c.send(wsFrame(websocket.PongMessage, []byte(data)), time.Now())
+		return nil
+	})
+	conn.SetCloseHandler(func(code int, _ string) error {
+		if code == websocket.CloseNoStatusReceived {
+			code = websocket.CloseNormalClosure
+		}
+		c.kick(code, "") // the answer, and the only close frame we send (browsers refuse a second)
+		return nil
+	})
+	return c
 }
 
 // inSession reports whether c holds a seat: it sat down, and the seat was not taken over or
@@ -83,20 +114,137 @@ func (c *Client) seat(r *Room, pid string) {
 	}
 }
 
-// enqueue queues a frame without blocking; a client whose queue is full, in frames or in bytes,
-// is closed, and will resume and resync when it reconnects.
-func (c *Client) enqueue(frame []byte) {
-	if c.queued.Add(int64(len(frame))) > sendQueueBytes {
-		c.tooSlow()
+// wsFrame frames payload as one WebSocket message of type op (the same bytes for every
+// recipient: server frames are not masked).
+func wsFrame(op int, payload []byte) []byte {
+	n := len(payload)
+	var f []byte
+	switch {
+	case n < 126:
+		f = append(make([]byte, 0, 2+n), byte(0x80|op), byte(n))
+	case n <= 0xffff:
+		f = append(make([]byte, 0, 4+n), byte(0x80|op), 126, byte(n>>8), byte(n))
+	default:
+		f = append(make([]byte, 0, 10+n), byte(0x80|op), 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(f, payload...)
+}
+
+// enqueue queues a text message (one JSON frame) without blocking. A client whose queue is
+// full, in frames or in bytes, is closed, and will resume and resync when it reconnects.
+func (c *Client) enqueue(msg []byte) { c.send(textFrame(msg), time.Now()) }
+
+// textFrame frames msg (one JSON frame) as a WebSocket text message.
+func textFrame(msg []byte) []byte { return wsFrame(websocket.TextMessage, msg) }
+
+// send writes a framed message now if the socket takes it without blocking, or queues it.
+func (c *Client) send(frame []byte, at time.Time) {
+	c.wmu.Lock()
+	if c.closed {
+		c.wmu.Unlock()
 		return
 	}
-	select {
-	case c.send <- queued{frame, time.Now()}:
-	case <-c.done:
-	default:
-		c.tooSlow()
+	if c.writing || len(c.pending) > 0 || c.raw == nil {
+		if len(c.pending) >= sendQueueLen || c.pendingBytes+len(frame) > sendQueueBytes {
+			c.wmu.Unlock()
+			c.tooSlow()
+			return
+		}
+		c.pending = append(c.pending, queued{frame, at})
+		c.pendingBytes += len(frame)
+		start := !c.writing
+		c.writing = true
+		c.wmu.Unlock()
+		if start {
+			go c.writer()
+		}
+		return
+	}
+	n, err := c.tryWrite(frame)
+	if err != nil {
+		c.wmu.Unlock()
+		c.kick(websocket.CloseAbnormalClosure, "")
+		return
+	}
+	if n == len(frame) {
+		c.wmu.Unlock()
+		c.hub.metrics.sent(at)
+		return
+	}
+	// The kernel's send buffer is full: the rest waits for the writer.
+	c.pending = append(c.pending, queued{frame[n:], at})
+	c.pendingBytes += len(frame) - n
+	c.writing = true
+	c.wmu.Unlock()
+	go c.writer()
+}
+
+// tryWrite makes one non-blocking write of frame to the socket; it returns how much was written
+// (0 when the send buffer is full). Call with wmu held and no writer running.
+func (c *Client) tryWrite(frame []byte) (n int, err error) {
+	var werr error
+	err = c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), frame)
+			if werr != syscall.EINTR {
+				return true // written or not, never wait here
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if werr == syscall.EAGAIN {
+		return 0, nil
+	}
+	return max(n, 0), werr
+}
+
+// writer writes what is pending until nothing is, each round in one write bounded by writeWait,
+// then leaves: an idle connection has no writer goroutine.
+func (c *Client) writer() {
+	var bufs net.Buffers
+	for {
+		c.wmu.Lock()
+		batch := c.pending
+		if c.closed || len(batch) == 0 {
+			c.pending, c.pendingBytes, c.writing = nil, 0, false
+			c.wmu.Unlock()
+			return
+		}
+		c.pending, c.pendingBytes = nil, 0
+		c.wmu.Unlock()
+		bufs = bufs[:0]
+		for _, q := range batch {
+			bufs = append(bufs, q.frame)
+		}
+		c.conn.NetConn().SetWriteDeadline(time.Now().Add(writeWait))
+		_, err := bufs.WriteTo(c.conn.NetConn())
+		c.conn.NetConn().SetWriteDeadline(time.Time{})
+		if err != nil {
+			c.wmu.Lock()
+			c.writing = false
+			c.wmu.Unlock()
+			c.kick(websocket.CloseAbnormalClosure, "")
+			return
+		}
+		for _, q := range batch {
+			c.hub.metrics.sent(q.at)
+		}
 	}
 }
+
+// ping sends a ping to a connection not heard from for pingPeriod, at most once a pingPeriod
+// (the hub's pinger calls it for every connection).
+func (c *Client) ping(now time.Time) {
+	if now.Sub(time.Unix(0, c.lastRead.Load())) < pingPeriod || now.Sub(time.Unix(0, c.lastPing.Load())) < pingPeriod {
+		return
+	}
+	c.lastPing.Store(now.UnixNano())
+	c.send(pingFrame, now)
+}
+
+var pingFrame = wsFrame(websocket.PingMessage, nil)
 
 func (c *Client) tooSlow() {
 	select {
@@ -111,13 +259,33 @@ func (c *Client) tooSlow() {
 }
 
 // kick closes the connection with a close code; safe from any goroutine, once. It never
-// blocks its caller (often a room, mid-broadcast) on the peer's socket.
+// blocks its caller (often a room, mid-broadcast) on the peer's socket: the close frame goes out
+// from a goroutine of its own once the socket is free (within a second), then the socket closes.
 func (c *Client) kick(code int, reason string) {
 	c.kickOnce.Do(func() {
 		close(c.done)
+		c.wmu.Lock()
+		c.closed = true
+		c.pending, c.pendingBytes = nil, 0
+		c.wmu.Unlock()
 		go func() {
-			msg := websocket.FormatCloseMessage(code, reason)
-			_ = c.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			deadline := time.Now().Add(time.Second)
+			c.conn.NetConn().SetWriteDeadline(deadline) // a writer stuck on a full socket gives up by then
+			for {
+				c.wmu.Lock()
+				free := !c.writing
+				c.writing = true
+				c.wmu.Unlock()
+				if free {
+					c.conn.NetConn().SetWriteDeadline(deadline)
+					c.conn.NetConn().Write(wsFrame(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)))
+					break
+				}
+				if time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			c.conn.Close()
 		}()
 	})
@@ -132,14 +300,8 @@ func (c *Client) serve() {
 		}
 	})
 	defer idle.Stop()
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		c.writePump()
-	}()
 	c.readPump()
 	c.kick(websocket.CloseNormalClosure, "")
-	<-writerDone
 }
 
 func (c *Client) readPump() {
@@ -159,7 +321,12 @@ func (c *Client) readPump() {
 		kind, frame, err := c.conn.ReadMessage()
 		if err != nil {
 			var ce *websocket.CloseError
-			if !errors.As(err, &ce) || (ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway) {
+			switch {
+			case errors.As(err, &ce): // the peer closed it (and the close handler answered)
+				if ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway {
+					c.hub.connectionErrors.Add(1)
+				}
+			default:
 				select {
 				case <-c.done: // we closed it ourselves
 				default:
@@ -217,31 +384,4 @@ func (c *Client) spend(n int) bool {
 		}
 	}
 	return true
-}
-
-func (c *Client) writePump() {
-	ping := time.NewTicker(pingPeriod)
-	defer ping.Stop()
-	for {
-		select {
-		case <-c.done:
-			return
-		case q := <-c.send:
-			c.queued.Add(-int64(len(q.frame)))
-			c.conn.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := c.conn.WriteMessage(websocket.TextMessage, q.frame); err != nil {
-				c.kick(websocket.CloseAbnormalClosure, "")
-				return
-			}
-			c.hub.metrics.sent(q.at)
-		case <-ping.C:
-			if time.Since(time.Unix(0, c.lastRead.Load())) < pingPeriod {
-				continue // heard from it just now
-			}
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				c.kick(websocket.CloseAbnormalClosure, "")
-				return
-			}
-		}
-	}
 }

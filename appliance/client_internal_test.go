@@ -37,7 +37,9 @@ func testStuckClient(t *testing.T, frames int, frame []byte) {
 			t.Error(err)
 			return
 		}
-		serverSide <- newClient(hub, conn, "127.0.0.1") // no writer goroutine: nothing drains the queue
+		c := newClient(hub, conn, "127.0.0.1")
+		c.writing = true // as if a writer were stuck on a full socket: nothing drains the queue
+		serverSide <- c
 	}))
 	defer srv.Close()
 	peer, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/", nil)
@@ -54,6 +56,9 @@ func testStuckClient(t *testing.T, frames int, frame []byte) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("enqueue blocked for %v", d)
 	}
+	c.wmu.Lock()
+	c.writing = false // the stuck write gives up (its deadline): the close frame goes out
+	c.wmu.Unlock()
 	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, _, err = peer.ReadMessage()
 	if !websocket.IsCloseError(err, closeSlow) {

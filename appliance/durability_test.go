@@ -95,6 +95,13 @@ func (f *failingStore) PutSession(s *appliance.Session) error {
 	return f.Store.PutSession(s)
 }
 
+func (f *failingStore) PutState(code string, lastActive time.Time, st appliance.State) error {
+	if f.fail.Load() {
+		return errDisk
+	}
+	return f.Store.PutState(code, lastActive, st)
+}
+
 func (f *failingStore) DeleteSession(code string) error {
 	if f.fail.Load() {
 		return errDisk

@@ -315,6 +315,31 @@ func (h *Hub) runSweeper(ctx context.Context) {
 	}
 }
 
+// runPinger pings every connection that has been quiet for pingPeriod, until ctx is done: one
+// goroutine and one ticker for the box rather than one per connection.
+func (h *Hub) runPinger(ctx context.Context) {
+	t := time.NewTicker(pingPeriod / 5)
+	defer t.Stop()
+	var clients []*Client
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			h.mu.Lock()
+			clients = clients[:0]
+			for c := range h.clients {
+				clients = append(clients, c)
+			}
+			h.mu.Unlock()
+			for _, c := range clients {
+				c.ping(now)
+			}
+			clear(clients)
+		}
+	}
+}
+
 // register adds a live connection; it returns false once the hub is closing.
 func (h *Hub) register(c *Client) bool {
 	h.mu.Lock()

@@ -283,20 +283,20 @@ func (r *Room) fromLink(l *roomLink) {
 	}
 	now := serverMs(r.hub.now())
 	if st := r.s.State; !sameTempo(clampTempo(ls.Tempo), st.Tempo) || st.IsPlaying && st.linkPhaseError(ls, now) > linkPhaseTolerance {
-		_ = r.changeBy(LinkBy, nil, TypeTempoChange, "", func(next *Session, w when) (map[string]any, error) {
+		_ = r.changeBy(LinkBy, nil, TypeTempoChange, "", func(next *Session, w when) (stamped, error) {
 			next.State.followLink(ls, w.now)
-			return map[string]any{"tempo": next.State.Tempo, "anchor": next.State.Anchor}, nil
+			return &tempoEvent{Tempo: next.State.Tempo, Anchor: next.State.Anchor}, nil
 		})
 		ls = l.peer.State() // the clamped tempo may have gone back to Link
 	}
 	if ls.Playing != r.s.State.IsPlaying { // r.s is the session the tempo change committed
-		_ = r.changeBy(LinkBy, nil, TypePlaybackControl, "", func(next *Session, w when) (map[string]any, error) {
+		_ = r.changeBy(LinkBy, nil, TypePlaybackControl, "", func(next *Session, w when) (stamped, error) {
 			if ls.Playing {
 				next.State.playOnBar(ls, w.now)
 			} else {
 				next.State.setPlaying(false, w.now)
 			}
-			return map[string]any{"isPlaying": next.State.IsPlaying, "anchor": next.State.Anchor}, nil
+			return &playbackEvent{IsPlaying: next.State.IsPlaying, Anchor: next.State.Anchor}, nil
 		})
 	}
 }

@@ -343,6 +343,28 @@ func encode(typ, re string, data any) []byte {
 	return b
 }
 
+// encodeData marshals the data of a server frame of type typ.
+func encodeData(typ string, data any) []byte {
+	b, err := json.Marshal(data)
+	if err != nil {
+		panic("appliance: cannot encode " + typ + ": " + err.Error())
+	}
+	return b
+}
+
+// frameData is the server frame {"type", "re"?, "data"} around data encoded once by encodeData:
+// a change's reply and its broadcast differ only in re.
+func frameData(typ, re string, data []byte) []byte {
+	b := make([]byte, 0, len(typ)+len(re)+len(data)+32)
+	b = append(append(append(b, `{"type":"`...), typ...), `"`...) // message types need no escaping
+	if re != "" {
+		reJSON, _ := json.Marshal(re)
+		b = append(append(b, `,"re":`...), reJSON...)
+	}
+	b = append(append(append(b, `,"data":`...), data...), '}')
+	return b
+}
+
 // pongFrame answers clock:ping with t0 byte for byte as the client sent it (encoding/json would
 // compact and re-escape it). t0 is valid JSON: it was decoded from the request.
 func pongFrame(re string, t0 json.RawMessage, serverTime float64) []byte {

@@ -36,11 +36,25 @@ func (r *Room) commit(next *Session) error {
 	return nil
 }
 
+// commitState makes next the room's session once the store has its state on disk: next differs
+// from r.s only in its State. Call with mu held.
+func (r *Room) commitState(next *Session) error {
+	next.LastActive = r.hub.now()
+	defer r.hub.metrics.commitDone(time.Now())
+	if err := r.hub.store.PutState(next.Code, next.LastActive, next.State); err != nil {
+		r.hub.log.Error("cannot save session, the change was refused: check the disk (df -h, dmesg) and the data dir's permissions", "room", next.Code, "err", err)
+		return errNotSaved()
+	}
+	r.s = next
+	return nil
+}
+
 // broadcast queues frame for every connected member but skip. Call with mu held.
 func (r *Room) broadcast(frame []byte, skip *Client) {
+	f, now := textFrame(frame), time.Now() // framed once for everyone
 	for _, m := range r.members {
 		if m != skip {
-			m.enqueue(frame)
+			m.send(f, now)
 		}
 	}
 }
@@ -97,7 +111,7 @@ func (r *Room) join(c *Client, re string, d *JoinData) error {
 	r.attempts[p.ID] = d.Attempt
 	c.seat(r, p.ID)
 	c.enqueue(encode(TypeSessionJoined, re, r.welcome(p, token)))
-	r.broadcast(encode(TypeUserJoined, "", map[string]any{"user": r.s.participantView(p)}), c)
+	r.broadcast(encode(TypeUserJoined, "", userEvent{User: r.s.participantView(p)}), c)
 	if hostFrame != nil {
 		r.broadcast(hostFrame, c)
 	}
@@ -130,7 +144,7 @@ func (r *Room) resume(c *Client, re string, i int, d *JoinData) error {
 	c.seat(r, p.ID)
 	hostFrame := r.settleHost() // a host back from a break gets the role back
 	c.enqueue(encode(TypeSessionJoined, re, r.welcome(*p, d.ResumeToken)))
-	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(*p)}), c)
+	r.broadcast(encode(TypeUserUpdated, "", userEvent{User: r.s.participantView(*p)}), c)
 	if hostFrame != nil {
 		r.broadcast(hostFrame, c)
 	}
@@ -206,7 +220,7 @@ func (r *Room) drop(c *Client) {
 	p := &r.s.Participants[i]
 	p.Presence, p.AwaySince = Reconnecting, now
 	r.s.LastActive = now
-	r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(*p)}), nil)
+	r.broadcast(encode(TypeUserUpdated, "", userEvent{User: r.s.participantView(*p)}), nil)
 	r.startGrace(c.pid, r.hub.cfg.reconnectGrace())
 	r.hub.log.Info("participant dropped", "room", r.s.Code, "participant", c.pid)
 }
@@ -235,7 +249,7 @@ func (r *Room) startGrace(pid string, d time.Duration) {
 			return
 		}
 		r.s.Participants[i].Presence = Away
-		r.broadcast(encode(TypeUserUpdated, "", map[string]any{"user": r.s.participantView(r.s.Participants[i])}), nil)
+		r.broadcast(encode(TypeUserUpdated, "", userEvent{User: r.s.participantView(r.s.Participants[i])}), nil)
 		if hostFrame := r.settleHost(); hostFrame != nil {
 			r.broadcast(hostFrame, nil)
 		}
@@ -301,8 +315,51 @@ func (r *Room) sync(c *Client, re string) error {
 type change interface {
 	// apply validates the change from participant by at w and makes it on next, a copy of the
 	// session; it returns the event to reply and broadcast.
-	apply(next *Session, by string, w when) (event map[string]any, err error)
+	apply(next *Session, by string, w when) (event stamped, err error)
 }
+
+// stamped is the data of a change's event: a struct that ends with a stamp, which changeBy fills.
+type stamped interface {
+	setStamp(version int64, by string)
+}
+
+// stamp ends the data of every change's event: the state's new version and who made the change.
+type stamp struct {
+	Version int64  `json:"version"`
+	By      string `json:"by"`
+}
+
+func (s *stamp) setStamp(version int64, by string) { s.Version, s.By = version, by }
+
+// The data of the change events (docs/protocol.md), typed so they encode without reflection on
+// maps; the field order is the contract's.
+type (
+	tempoEvent struct {
+		Tempo  float64 `json:"tempo"`
+		Anchor Anchor  `json:"anchor"`
+		stamp
+	}
+	keyEvent struct {
+		Key   string `json:"key"`
+		Scale string `json:"scale"`
+		stamp
+	}
+	playbackEvent struct {
+		IsPlaying bool   `json:"isPlaying"`
+		Anchor    Anchor `json:"anchor"`
+		stamp
+	}
+	stepEvent struct {
+		Track string `json:"track"`
+		Step  int    `json:"step"`
+		On    bool   `json:"on"`
+		stamp
+	}
+	clearEvent struct{ stamp }
+	userEvent  struct {
+		User ParticipantView `json:"user"`
+	}
+)
 
 // when is the moment a change is made: the server time (ms) and, while the room is linked, the
 // Link session then.
@@ -317,7 +374,7 @@ func (r *Room) change(c *Client, typ, re string, ch change) error {
 		return err
 	}
 	defer r.mu.Unlock()
-	return r.changeBy(c.pid, c, typ, re, func(next *Session, w when) (map[string]any, error) {
+	return r.changeBy(c.pid, c, typ, re, func(next *Session, w when) (stamped, error) {
 		return ch.apply(next, c.pid, w)
 	})
 }
@@ -326,46 +383,46 @@ func (r *Room) change(c *Client, typ, re string, ch change) error {
 // makes it on a copy of the session, then the version goes up and the copy is committed; the
 // Link session follows the room, if it is linked; then c (nil for Link's changes) hears the event
 // as the reply to re, everyone else as an event. Call with mu held.
-func (r *Room) changeBy(by string, c *Client, typ, re string, edit func(*Session, when) (map[string]any, error)) error {
+func (r *Room) changeBy(by string, c *Client, typ, re string, edit func(*Session, when) (stamped, error)) error {
 	next := r.s.clone()
 	event, err := edit(next, when{now: serverMs(r.hub.now()), link: r.linkState()})
 	if err != nil {
 		return err
 	}
 	next.State.Version++
-	event["version"] = next.State.Version
-	event["by"] = by
-	if err := r.commit(next); err != nil {
+	event.setStamp(next.State.Version, by)
+	if err := r.commitState(next); err != nil {
 		return err
 	}
 	r.hub.metrics.changed(typ)
 	r.toLink()
+	data := encodeData(typ, event) // once, for the reply and the broadcast
 	if c != nil {
-		c.enqueue(encode(typ, re, event))
+		c.enqueue(frameData(typ, re, data))
 	}
-	r.broadcast(encode(typ, "", event), c)
+	r.broadcast(frameData(typ, "", data), c)
 	return nil
 }
 
-func (d *TempoData) apply(next *Session, _ string, w when) (map[string]any, error) {
+func (d *TempoData) apply(next *Session, _ string, w when) (stamped, error) {
 	if err := validTempo(d.Tempo); err != nil {
 		return nil, err
 	}
 	st := &next.State
 	st.setTempo(d.Tempo, w.now)
-	return map[string]any{"tempo": st.Tempo, "anchor": st.Anchor}, nil
+	return &tempoEvent{Tempo: st.Tempo, Anchor: st.Anchor}, nil
 }
 
-func (d *KeyData) apply(next *Session, _ string, _ when) (map[string]any, error) {
+func (d *KeyData) apply(next *Session, _ string, _ when) (stamped, error) {
 	if err := validKey(d.Key, d.Scale); err != nil {
 		return nil, err
 	}
 	st := &next.State
 	st.Key, st.Scale = d.Key, d.Scale
-	return map[string]any{"key": st.Key, "scale": st.Scale}, nil
+	return &keyEvent{Key: st.Key, Scale: st.Scale}, nil
 }
 
-func (d *PlaybackData) apply(next *Session, by string, w when) (map[string]any, error) {
+func (d *PlaybackData) apply(next *Session, by string, w when) (stamped, error) {
 	if next.HostID != by && !next.Settings.OpenPlayback {
 		return nil, Errorf(EFORBIDDEN, "Only the host can start and stop playback.")
 	}
@@ -375,19 +432,19 @@ func (d *PlaybackData) apply(next *Session, by string, w when) (map[string]any, 
 	} else {
 		st.setPlaying(d.IsPlaying, w.now)
 	}
-	return map[string]any{"isPlaying": st.IsPlaying, "anchor": st.Anchor}, nil
+	return &playbackEvent{IsPlaying: st.IsPlaying, Anchor: st.Anchor}, nil
 }
 
-func (d *SetStepData) apply(next *Session, _ string, _ when) (map[string]any, error) {
+func (d *SetStepData) apply(next *Session, _ string, _ when) (stamped, error) {
 	row := next.State.Pattern.track(d.Track)
 	if row == nil {
 		return nil, errInvalidStep()
 	}
 	row[d.Step] = d.On
-	return map[string]any{"track": d.Track, "step": d.Step, "on": d.On}, nil
+	return &stepEvent{Track: d.Track, Step: d.Step, On: d.On}, nil
 }
 
-func (d *ClearPatternData) apply(next *Session, _ string, _ when) (map[string]any, error) {
+func (d *ClearPatternData) apply(next *Session, _ string, _ when) (stamped, error) {
 	next.State.Pattern = Pattern{}
-	return map[string]any{}, nil
+	return &clearEvent{}, nil
 }

@@ -205,8 +205,10 @@ func handleStats(h *Hub, token string) http.Handler {
 
 func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 	up := websocket.Upgrader{
-		ReadBufferSize:  4096,
-		WriteBufferSize: 4096,
+		// Client frames are small; a longer one is read in several reads. Frames are written
+		// by the Client itself (client.go), so gorilla's write buffer is only borrowed, never held.
+		ReadBufferSize:  readBufferSize,
+		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(r *http.Request) bool { return originAllowed(r, h.hosts, allowedOrigins) },
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
 			h.connectionErrors.Add(1)
@@ -237,19 +239,26 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 			http.Error(w, "This jam box has "+why+"; try again in a moment.", status)
 			return
 		}
-		defer h.door.release(device)
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
+			h.door.release(device)
 			return // Error above has answered
 		}
 		c := newClient(h, conn, remoteIP(r))
 		if !h.register(c) {
+			h.door.release(device)
 			h.metrics.refused("shutting_down")
 			c.kick(closeGoingAway, "jamd is shutting down")
 			return
 		}
-		defer h.unregister(c)
-		c.serve()
+		// The connection runs on a goroutine of its own, and this handler returns: net/http's
+		// goroutine, its (grown) stack, its request and its 4 KiB read and write buffers go
+		// with it, instead of being held for the life of the socket. The hub tracks it.
+		go func() {
+			defer h.door.release(device)
+			defer h.unregister(c)
+			c.serve()
+		}()
 	})
 }
 

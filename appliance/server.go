@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -42,7 +43,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	swept := make(chan struct{})
 	go func() {
 		defer close(swept)
+		var pinger sync.WaitGroup
+		pinger.Go(func() { s.hub.runPinger(sweepCtx) })
 		s.hub.runSweeper(sweepCtx)
+		pinger.Wait()
 	}()
 	defer func() { stopSweeper(); <-swept }()
 

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -56,18 +55,13 @@ func Check(path string) (sessions int, err error) {
 	}
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(sessionsBucket)
-		if b == nil {
+		if tx.Bucket(sessionsBucket) == nil {
 			return fmt.Errorf("%s has no sessions bucket: it is not a jamd session database", path)
 		}
-		return b.ForEach(func(k, v []byte) error {
-			var s appliance.Session
-			if err := json.Unmarshal(v, &s); err != nil {
-				return fmt.Errorf("session %s in %s cannot be read: %w", k, path, err)
-			}
-			sessions++
-			return nil
-		})
+		if err := readSessions(tx, func(*appliance.Session) { sessions++ }); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
 	})
 	return sessions, err
 }

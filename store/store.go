@@ -44,7 +44,7 @@ type DB struct {
 }
 
 type write struct {
-	apply  func(*bolt.Bucket) error
+	apply  func(*bolt.Tx) error
 	result chan error
 }
 
@@ -66,7 +66,10 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("cannot open the session database %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(sessionsBucket)
+		if _, err := tx.CreateBucketIfNotExists(sessionsBucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(statesBucket) // absent in databases before it
 		return err
 	}); err != nil {
 		db.Close()
@@ -109,7 +112,7 @@ func (d *DB) commitLoop() {
 		}
 		err := d.db.Update(func(tx *bolt.Tx) error {
 			for _, w := range batch {
-				if err := w.apply(tx.Bucket(sessionsBucket)); err != nil {
+				if err := w.apply(tx); err != nil {
 					return err
 				}
 			}
@@ -118,7 +121,7 @@ func (d *DB) commitLoop() {
 		if err != nil && len(batch) > 1 {
 			// One bad write must not fail the others: commit each on its own.
 			for _, w := range batch {
-				w.result <- d.db.Update(func(tx *bolt.Tx) error { return w.apply(tx.Bucket(sessionsBucket)) })
+				w.result <- d.db.Update(w.apply)
 			}
 			continue
 		}
@@ -130,7 +133,7 @@ func (d *DB) commitLoop() {
 
 // update runs apply in a commit shared with whatever other writes are waiting, and returns once
 // that commit is on disk.
-func (d *DB) update(apply func(*bolt.Bucket) error) error {
+func (d *DB) update(apply func(*bolt.Tx) error) error {
 	w := write{apply: apply, result: make(chan error, 1)}
 	select {
 	case d.writes <- w:
@@ -140,33 +143,64 @@ func (d *DB) update(apply func(*bolt.Bucket) error) error {
 	}
 }
 
-// Sessions returns every stored session. A record that cannot be read is an error, not skipped:
-// silently dropping a session would lose what someone was told.
+// Sessions returns every stored session, each with its newest state. A record that cannot be
+// read is an error, not skipped: silently dropping a session would lose what someone was told.
 func (d *DB) Sessions() ([]*appliance.Session, error) {
 	var out []*appliance.Session
 	err := d.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(sessionsBucket).ForEach(func(k, v []byte) error {
-			s := new(appliance.Session)
-			if err := json.Unmarshal(v, s); err != nil {
-				return fmt.Errorf("read session %s: %w", k, err)
-			}
-			out = append(out, s)
-			return nil
-		})
+		return readSessions(tx, func(s *appliance.Session) { out = append(out, s) })
 	})
 	return out, err
 }
 
-// PutSession writes s under its code.
+// readSessions decodes every session in tx, with the state record laid over it when there is one.
+func readSessions(tx *bolt.Tx, each func(*appliance.Session)) error {
+	states := tx.Bucket(statesBucket) // nil in a read-only copy made before states existed
+	return tx.Bucket(sessionsBucket).ForEach(func(k, v []byte) error {
+		s := new(appliance.Session)
+		if err := json.Unmarshal(v, s); err != nil {
+			return fmt.Errorf("read session %s: %w", k, err)
+		}
+		if states != nil {
+			if rec := states.Get(k); rec != nil {
+				lastActive, st, err := decodeState(rec)
+				if err != nil {
+					return fmt.Errorf("read the state of session %s: %w", k, err)
+				}
+				s.LastActive, s.State = lastActive, st
+			}
+		}
+		each(s)
+		return nil
+	})
+}
+
+// PutSession writes s under its code, state included; an older state record goes.
 func (d *DB) PutSession(s *appliance.Session) error {
 	v, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("encode session %s: %w", s.Code, err)
 	}
-	return d.update(func(b *bolt.Bucket) error { return b.Put([]byte(s.Code), v) })
+	return d.update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(statesBucket).Delete([]byte(s.Code)); err != nil {
+			return err
+		}
+		return tx.Bucket(sessionsBucket).Put([]byte(s.Code), v)
+	})
+}
+
+// PutState writes the state record of the session with code.
+func (d *DB) PutState(code string, lastActive time.Time, st appliance.State) error {
+	v := appendState(make([]byte, 0, 96), lastActive, st)
+	return d.update(func(tx *bolt.Tx) error { return tx.Bucket(statesBucket).Put([]byte(code), v) })
 }
 
 // DeleteSession removes the session with code.
 func (d *DB) DeleteSession(code string) error {
-	return d.update(func(b *bolt.Bucket) error { return b.Delete([]byte(code)) })
+	return d.update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(statesBucket).Delete([]byte(code)); err != nil {
+			return err
+		}
+		return tx.Bucket(sessionsBucket).Delete([]byte(code))
+	})
 }

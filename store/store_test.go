@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 
 	"jamd/appliance"
 	"jamd/store"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func MustOpen(tb testing.TB, path string) *store.DB {
@@ -95,5 +98,85 @@ func TestSecondOpenFailsFast(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("second open took %v", d)
+	}
+}
+
+// TestStateRecords: a state written on its own comes back over the session's, every field of
+// it; a later PutSession wins over it; Check reads it; a database made before state records
+// existed (a sessions bucket only) opens and loads.
+func TestStateRecords(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jamd.db")
+	db := MustOpen(t, path)
+	if err := db.PutSession(session("AAAAAA", 90)); err != nil {
+		t.Fatal(err)
+	}
+	st := appliance.State{Tempo: 133.25, IsPlaying: true, Key: "F#", Scale: "mixolydian",
+		Anchor: appliance.Anchor{ServerTime: 1795665000000.25, Beat: -4, TempoBefore: 90}, Version: 1 << 40}
+	st.Pattern.Kick[0], st.Pattern.Snare[15], st.Pattern.Hihat[7], st.Pattern.Clap[8] = true, true, true, true
+	active := time.Date(2026, 11, 26, 3, 4, 5, 6, time.UTC)
+	if err := db.PutState("AAAAAA", active, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutSession(session("BBBBBB", 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutState("BBBBBB", active, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutSession(session("BBBBBB", 101)); err != nil { // newer than its state record
+		t.Fatal(err)
+	}
+	db.Close()
+	if n, err := store.Check(path); n != 2 || err != nil {
+		t.Errorf("Check = %d, %v", n, err)
+	}
+	got, err := MustOpen(t, path).Sessions()
+	if err != nil || len(got) != 2 {
+		t.Fatalf("%d sessions: %v", len(got), err)
+	}
+	for _, s := range got {
+		switch s.Code {
+		case "AAAAAA":
+			if s.State != st || !s.LastActive.Equal(active) || s.Participants[0].Name != "Ana" {
+				t.Errorf("state record: got %+v at %v, want %+v at %v", s.State, s.LastActive, st, active)
+			}
+		case "BBBBBB":
+			if s.State.Tempo != 101 {
+				t.Errorf("PutSession after PutState: tempo %v, want 101", s.State.Tempo)
+			}
+		}
+	}
+}
+
+func TestOpensADatabaseWithoutStates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jamd.db")
+	old, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := json.Marshal(session("AAAAAA", 97))
+	if err := old.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket([]byte("sessions"))
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("AAAAAA"), v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	if n, err := store.Check(path); n != 1 || err != nil {
+		t.Errorf("Check of an old database = %d, %v", n, err)
+	}
+	db := MustOpen(t, path)
+	got, err := db.Sessions()
+	if err != nil || len(got) != 1 || got[0].State.Tempo != 97 {
+		t.Fatalf("old database: %+v, %v", got, err)
+	}
+	if err := db.PutState("AAAAAA", time.Now(), appliance.State{Tempo: 98, Key: "C", Scale: "major"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.Sessions(); got[0].State.Tempo != 98 {
+		t.Errorf("after PutState: %+v", got[0].State)
 	}
 }

@@ -140,18 +140,11 @@ func report(b *testing.B, name string, d []time.Duration) {
 }
 
 func rssKB(b *testing.B, pid int) int {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		b.Fatal(err)
+	n := procRSS(pid)
+	if n == 0 {
+		b.Fatal("no VmRSS")
 	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	b.Fatal("no VmRSS")
-	return 0
+	return n
 }
 
 type timedFrame struct {

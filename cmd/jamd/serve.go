@@ -47,6 +47,7 @@ type serveConfig struct {
 	PublicURL       string        // the join URL to print and encode; chosen when empty
 	MetricsPublic   bool          // serve /metrics without the admin token
 	LogFormat       string        // text, json, journal or auto (journal under systemd, else text)
+	PprofAddr       string        // hidden: serve Go's profiler on this loopback address
 }
 
 func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
@@ -90,6 +91,8 @@ func newServeCommand(getenv env, stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.PublicURL, "public-url", "", "join URL to print and put in the QR code (default: http://<LAN address>:<port>/jam)")
 	f.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve /metrics to anyone on the network, without the admin token")
 	f.StringVar(&cfg.LogFormat, "log-format", "auto", "log format: text, json, journal (systemd's journal, with fields to filter on), or auto (journal under systemd, else text)")
+	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go's profiler on this loopback address (for benchmarks)")
+	f.MarkHidden("pprof-addr")
 	return cmd
 }
 
@@ -163,6 +166,12 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		return err
 	}
 	defer db.Close()
+
+	stopPprof, err := startPprof(cfg.PprofAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 
 	port := ln.Addr().(*net.TCPAddr).Port
 	join := newJoinURLWatcher(cfg, port)
