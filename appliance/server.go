@@ -17,6 +17,7 @@ type Server struct {
 	hub    *Hub
 	log    *slog.Logger
 	webapp fs.FS
+	http   *http.Server // every listener's: Serve's shutdown closes them all
 }
 
 // NewServer loads every stored session from store (seats dropped, with a fresh grace period)
@@ -27,18 +28,20 @@ func NewServer(cfg Config, store Store, webapp fs.FS, log *slog.Logger) (*Server
 	if err != nil {
 		return nil, err
 	}
-	return &Server{cfg: cfg, hub: h, log: log, webapp: webapp}, nil
+	s := &Server{cfg: cfg, hub: h, log: log, webapp: webapp}
+	// Bounds for a Wi-Fi anyone can join: small headers, and no request that trickles in for
+	// ever (a WebSocket sets its own deadlines once upgraded).
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return s, nil
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, closes every WebSocket with 1001,
 // waits for the connections' goroutines and returns. Every change was committed when it was
 // made, so nothing is left to save.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	// Bounds for a Wi-Fi anyone can join: small headers, and no request that trickles in for
-	// ever (a WebSocket sets its own deadlines once upgraded).
-	srv := &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	srv := s.http
 	sweepCtx, stopSweeper := context.WithCancel(context.Background())
 	swept := make(chan struct{})
 	go func() {
@@ -77,4 +80,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Warn("connections still closing at shutdown")
 	}
 	return nil
+}
+
+// ServeAlso serves the same routes on one more listener, until ln is closed or Serve shuts down
+// (jamd's own hotspot answers on port 80 too: see cmd/jamd). Call it while Serve runs.
+func (s *Server) ServeAlso(ln net.Listener) {
+	go s.http.Serve(ln)
 }

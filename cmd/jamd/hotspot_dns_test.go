@@ -17,8 +17,9 @@ import (
 
 // TestHotspotDNSAndProbes runs the hotspot's DNS for real: Debian's dnsmasq in namespace A (the
 // box) with exactly the snippet `jamd hotspot up` writes and the options NetworkManager's shared
-// mode gives it, at NetworkManager's hotspot address; jamd serve in A on port 80 with the state
-// file `up` writes. From B (a phone on the hotspot, its resolver pointed at the box as DHCP would)
+// mode gives it, at NetworkManager's hotspot address; jamd serve in A on port 8080 with the state
+// file `up` writes (it answers on port 80 of the hotspot's address too, for the name to type and
+// the probes). From B (a phone on the hotspot, its resolver pointed at the box as DHCP would)
 // dig asks the name to type, the probes' names and a random one, and curl fetches the probe URLs
 // through that DNS. The same probe sent to the box's other address (a venue network) is not
 // answered as a probe, and /api/hotspot tells it nothing.
@@ -105,9 +106,12 @@ func TestHotspotDNSAndProbes(t *testing.T) {
 	}
 	const password = "k7m2-qx4p-9tbd"
 	mustWritePassword(t, dataDir, password)
-	_, out, logs, _ := startServeIn(t, lan, lan.NSA, bin, dataDir, "--addr", ":80", "--no-mdns")
-	if _, ok := out.wait("    http://"+box+"/jam", 20*time.Second); !ok {
-		t.Fatalf("jamd serve did not print the hotspot's join URL http://%s/jam", box)
+	_, out, logs, _ := startServeIn(t, lan, lan.NSA, bin, dataDir, "--addr", ":8080", "--no-mdns")
+	if _, ok := out.wait("    http://"+box+":8080/jam", 20*time.Second); !ok {
+		t.Fatalf("jamd serve did not print the hotspot's join URL http://%s:8080/jam", box)
+	}
+	if _, ok := logs.wait("answering on port 80 of jamd's own Wi-Fi too", 5*time.Second); !ok {
+		t.Fatal("jamd serve on :8080 does not answer on port 80 of its hotspot")
 	}
 	if _, ok := out.wait(`1. Join the Wi-Fi "Jam on stage": jamd qr --wifi prints its code.`, time.Second); !ok {
 		t.Error("jamd serve does not say how to get the Wi-Fi code")
@@ -163,7 +167,7 @@ func TestHotspotDNSAndProbes(t *testing.T) {
 	}
 
 	// The same box seen from the other network (a venue's): no probe answers, no password.
-	venue := "http://" + lan.AddrA
+	venue := "http://" + lan.AddrA + ":8080"
 	if code, _ := curl(venue+"/generate_204", "Host: connectivitycheck.gstatic.com"); code != "421" {
 		t.Errorf("a probe arriving on the venue address got %s, want 421: not this box's name, never captured", code)
 	}

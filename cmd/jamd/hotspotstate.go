@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -64,8 +63,8 @@ func readPassword(dataDir string) (string, error) {
 	return pw, nil
 }
 
-// loadHotspot is the hotspot as `jamd serve` on port sees it now (see above).
-func loadHotspot(dataDir string, port int) (appliance.Hotspot, bool) {
+// loadHotspot is the hotspot as `jamd serve` sees it now (see above).
+func loadHotspot(dataDir string) (appliance.Hotspot, bool) {
 	st, err := readHotspotState(dataDir)
 	if err != nil {
 		return appliance.Hotspot{}, false
@@ -78,10 +77,8 @@ func loadHotspot(dataDir string, port int) (appliance.Hotspot, bool) {
 	if err != nil {
 		return appliance.Hotspot{}, false
 	}
+	// Port 80: jamd answers there on the hotspot whatever its own port (hotspotPort80).
 	typeURL := "http://" + appliance.HotspotHostName + "/"
-	if port != 80 {
-		typeURL = "http://" + appliance.HotspotHostName + ":" + strconv.Itoa(port) + "/"
-	}
 	return appliance.Hotspot{SSID: st.SSID, Password: pw, Address: addr, TypeURL: typeURL}, true
 }
 

@@ -53,7 +53,7 @@ func newJoinURLWatcher(cfg serveConfig, port int) *joinURLWatcher {
 	w := &joinURLWatcher{every: addrPoll, pick: func() lanView {
 		var v lanView
 		if cfg.DataDir != "" {
-			v.Hotspot, v.WiFi = loadHotspot(cfg.DataDir, port)
+			v.Hotspot, v.WiFi = loadHotspot(cfg.DataDir)
 		}
 		v.URL = cfg.PublicURL
 		if v.URL == "" {
@@ -251,4 +251,43 @@ func otherURLs(cfg serveConfig, port int, primary string) []string {
 		}
 	}
 	return out
+}
+
+// hotspotPort80 keeps a listener on port 80 of jamd's own hotspot address while the hotspot is
+// up and jamd serves on another port: phones type http://jam/ (port 80), and their connectivity
+// checks ask port 80 too (appliance/captive.go). Without the right to bind port 80 (not root,
+// and no CAP_NET_BIND_SERVICE as the unit grants) it says so and the QR codes still work.
+type hotspotPort80 struct {
+	srv  *appliance.Server
+	log  *slog.Logger
+	ln   net.Listener
+	addr netip.Addr
+}
+
+// follow opens or closes the listener for view v. Called from one goroutine at a time.
+func (p *hotspotPort80) follow(v lanView) {
+	want := v.WiFi && v.Hotspot.Address.IsValid()
+	if p.ln != nil && (!want || p.addr != v.Hotspot.Address) {
+		p.ln.Close()
+		p.ln = nil
+	}
+	if !want || p.ln != nil {
+		return
+	}
+	at := netip.AddrPortFrom(v.Hotspot.Address, 80).String()
+	ln, err := net.Listen("tcp", at)
+	if err != nil {
+		p.log.Warn("cannot answer on port 80 of jamd's own Wi-Fi, so phones cannot type "+v.Hotspot.TypeURL+" and may think the Wi-Fi has no internet; run jamd as root or with CAP_NET_BIND_SERVICE (the systemd unit has it), or serve with --addr :80", "addr", at, "err", err)
+		return
+	}
+	p.ln, p.addr = ln, v.Hotspot.Address
+	p.srv.ServeAlso(ln)
+	p.log.Info("answering on port 80 of jamd's own Wi-Fi too", "addr", at)
+}
+
+// close closes the listener, if any.
+func (p *hotspotPort80) close() {
+	if p.ln != nil {
+		p.ln.Close()
+	}
 }

@@ -217,7 +217,17 @@ func serve(ctx context.Context, cfg serveConfig, getenv env, stdout, stderr io.W
 		return err
 	}
 	var watching sync.WaitGroup
-	watching.Go(func() { join.watch(lanCtx, banner.changed) })
+	changed := banner.changed
+	if port != 80 {
+		p80 := &hotspotPort80{srv: srv, log: log}
+		defer p80.close()
+		p80.follow(first)
+		changed = func(before, now lanView) {
+			banner.changed(before, now)
+			p80.follow(now)
+		}
+	}
+	watching.Go(func() { join.watch(lanCtx, changed) })
 	if first.WiFi {
 		log.Info("jamd's own Wi-Fi", "up", true, "ssid", first.Hotspot.SSID)
 	}
