@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"jamd/appliance"
 )
@@ -47,7 +48,7 @@ func Check(path string) (sessions int, err error) {
 		return 0, fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return 0, fmt.Errorf("%s is in use by a running jamd", path)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"jamd/appliance"
 )
@@ -59,7 +60,7 @@ func Open(path string) (*DB, error) {
 		// growing and remapping the file as sessions are added.
 		InitialMmapSize: initialMmapSize,
 	})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("the session database %s is in use by another jamd", path)
 	}
 	if err != nil {

@@ -53,11 +53,10 @@ type session struct {
 	startStop startStop // the session's transport, ghost time
 	client    Timeline  // the same, on our host clock, as Timeline() hands out
 
-	peers      map[nodeID]*remotePeer
-	others     map[nodeID]*otherSession
-	count      int // peers in our session
-	remeasure  time.Time
-	measureNow bool
+	peers     map[nodeID]*remotePeer
+	others    map[nodeID]*otherSession
+	count     int // peers in our session
+	remeasure time.Time
 
 	// Filled for the Peer to act on, and reset by it.
 	changedByOthers bool             // tempo, transport or peer count moved: tell the user
