@@ -52,6 +52,7 @@ go-test:
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeRequest$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME) ./appliance
+	go test -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzHostAllowed$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzDeviceKey$$' -fuzztime $(FUZZTIME) ./appliance
 	go test -run '^$$' -fuzz '^FuzzWiFiQR$$' -fuzztime $(FUZZTIME) ./cmd/jamd

@@ -1,13 +1,11 @@
 package appliance
 
 import (
-	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -43,8 +41,8 @@ const (
 	seatRate, seatBurst = 20, 100
 )
 
-// Client is one WebSocket connection. Its read goroutine owns room and pid; anyone may enqueue
-// or kick.
+// Client is one WebSocket connection. The goroutine handling its messages (see read.go) owns
+// room, pid and invalid; anyone may send or kick.
 //
 // Writing. A server frame is the same bytes for every recipient (server frames are not masked),
 // so a broadcast frames its message once (wsFrame) and every member's socket gets those bytes.
@@ -57,47 +55,41 @@ const (
 // ours ever interleave on the socket.
 type Client struct {
 	hub      *Hub
-	conn     *websocket.Conn
-	raw      syscall.RawConn // the socket, for the non-blocking write; nil: always use the writer
+	nc       net.Conn
+	raw      syscall.RawConn // the socket, for non-blocking reads and writes; nil: use nc
 	remoteIP string
 	device   string        // deviceKey(remoteIP): what the door's caps and limits count by
 	done     chan struct{} // closed by kick: nothing more is written but the close frame
+	closed   chan struct{} // closed once kick has closed the socket
 
 	wmu          sync.Mutex
 	pending      []queued // frames (or the rest of one) waiting for the socket, oldest first
 	pendingBytes int
 	writing      bool // a goroutine owns the socket's write side (the writer, or kick's close)
-	closed       bool // kicked: frames are dropped
+	dropped      bool // kicked: frames are dropped
+
+	reading // read.go
 
 	room *Room // the session this connection is seated in, or nil
 	pid  string
 
-	lastRead atomic.Int64 // unix ns of the last frame or pong read, for the hub's pings
+	lastRead atomic.Int64 // unix ns of the last bytes read, for the hub's pings
 	lastPing atomic.Int64 // unix ns of the last ping sent
 	satDown  atomic.Bool  // it created or joined a session at least once
-	invalid  int          // invalid frames in a row (read goroutine only)
+	invalid  int          // invalid frames in a row
 
 	kickOnce sync.Once
 }
 
-func newClient(h *Hub, conn *websocket.Conn, remoteIP string) *Client {
-	c := &Client{hub: h, conn: conn, remoteIP: remoteIP, device: deviceKey(remoteIP), done: make(chan struct{})}
-	if tcp, ok := conn.NetConn().(*net.TCPConn); ok {
+func newClient(h *Hub, nc net.Conn, remoteIP string) *Client {
+	c := &Client{hub: h, nc: nc, remoteIP: remoteIP, device: deviceKey(remoteIP),
+		done: make(chan struct{}), closed: make(chan struct{})}
+	c.rd.limit = MaxFrameBytes
+	c.lastRead.Store(time.Now().UnixNano())
+	if tcp, ok := nc.(*net.TCPConn); ok {
 		tcp.SetWriteBuffer(kernelSendBuf)
 		c.raw, _ = tcp.SyscallConn()
 	}
-	// Pongs and the answer to a close go out through enqueue too, never beside it.
-	conn.SetPingHandler(func(data string) error {
-		c.send(wsFrame(websocket.PongMessage, []byte(data)), time.Now())
-		return nil
-	})
-	conn.SetCloseHandler(func(code int, _ string) error {
-		if code == websocket.CloseNoStatusReceived {
-			code = websocket.CloseNormalClosure
-		}
-		c.kick(code, "") // the answer, and the only close frame we send (browsers refuse a second)
-		return nil
-	})
 	return c
 }
 
@@ -140,7 +132,7 @@ func textFrame(msg []byte) []byte { return wsFrame(websocket.TextMessage, msg) }
 // send writes a framed message now if the socket takes it without blocking, or queues it.
 func (c *Client) send(frame []byte, at time.Time) {
 	c.wmu.Lock()
-	if c.closed {
+	if c.dropped {
 		c.wmu.Unlock()
 		return
 	}
@@ -182,22 +174,20 @@ func (c *Client) send(frame []byte, at time.Time) {
 // tryWrite makes one non-blocking write of frame to the socket; it returns how much was written
 // (0 when the send buffer is full). Call with wmu held and no writer running.
 func (c *Client) tryWrite(frame []byte) (n int, err error) {
-	var werr error
+	var errno syscall.Errno
 	err = c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, werr = syscall.Write(int(fd), frame)
-			if werr != syscall.EINTR {
-				return true // written or not, never wait here
-			}
-		}
+		n, errno = rawIO(syscall.SYS_WRITE, fd, frame)
+		return true // written or not, never wait here
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	if werr == syscall.EAGAIN {
+	case errno == syscall.EAGAIN:
 		return 0, nil
+	case errno != 0:
+		return 0, errno
 	}
-	return max(n, 0), werr
+	return n, nil
 }
 
 // writer writes what is pending until nothing is, each round in one write bounded by writeWait,
@@ -207,7 +197,7 @@ func (c *Client) writer() {
 	for {
 		c.wmu.Lock()
 		batch := c.pending
-		if c.closed || len(batch) == 0 {
+		if c.dropped || len(batch) == 0 {
 			c.pending, c.pendingBytes, c.writing = nil, 0, false
 			c.wmu.Unlock()
 			return
@@ -218,9 +208,9 @@ func (c *Client) writer() {
 		for _, q := range batch {
 			bufs = append(bufs, q.frame)
 		}
-		c.conn.NetConn().SetWriteDeadline(time.Now().Add(writeWait))
-		_, err := bufs.WriteTo(c.conn.NetConn())
-		c.conn.NetConn().SetWriteDeadline(time.Time{})
+		c.nc.SetWriteDeadline(time.Now().Add(writeWait))
+		_, err := bufs.WriteTo(c.nc)
+		c.nc.SetWriteDeadline(time.Time{})
 		if err != nil {
 			c.wmu.Lock()
 			c.writing = false
@@ -234,9 +224,14 @@ func (c *Client) writer() {
 	}
 }
 
-// ping sends a ping to a connection not heard from for pingPeriod, at most once a pingPeriod
-// (the hub's pinger calls it for every connection).
+// ping sends a ping to a connection not heard from for pingPeriod, at most once a pingPeriod,
+// and closes one not heard from for pongWait (the hub's pinger calls it for every connection).
 func (c *Client) ping(now time.Time) {
+	if now.Sub(time.Unix(0, c.lastRead.Load())) > pongWait {
+		c.hub.connectionErrors.Add(1)
+		c.kick(websocket.CloseNormalClosure, "") // gone without closing: its seat shows as reconnecting
+		return
+	}
 	if now.Sub(time.Unix(0, c.lastRead.Load())) < pingPeriod || now.Sub(time.Unix(0, c.lastPing.Load())) < pingPeriod {
 		return
 	}
@@ -260,25 +255,26 @@ func (c *Client) tooSlow() {
 
 // kick closes the connection with a close code; safe from any goroutine, once. It never
 // blocks its caller (often a room, mid-broadcast) on the peer's socket: the close frame goes out
-// from a goroutine of its own once the socket is free (within a second), then the socket closes.
+// from a goroutine of its own once the socket is free (within a second), then the socket closes
+// and the connection ends (see finish).
 func (c *Client) kick(code int, reason string) {
 	c.kickOnce.Do(func() {
 		close(c.done)
 		c.wmu.Lock()
-		c.closed = true
+		c.dropped = true
 		c.pending, c.pendingBytes = nil, 0
 		c.wmu.Unlock()
 		go func() {
 			deadline := time.Now().Add(time.Second)
-			c.conn.NetConn().SetWriteDeadline(deadline) // a writer stuck on a full socket gives up by then
+			c.nc.SetWriteDeadline(deadline) // a writer stuck on a full socket gives up by then
 			for {
 				c.wmu.Lock()
 				free := !c.writing
 				c.writing = true
 				c.wmu.Unlock()
 				if free {
-					c.conn.NetConn().SetWriteDeadline(deadline)
-					c.conn.NetConn().Write(wsFrame(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)))
+					c.nc.SetWriteDeadline(deadline)
+					c.nc.Write(wsFrame(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason)))
 					break
 				}
 				if time.Now().After(deadline) {
@@ -286,102 +282,8 @@ func (c *Client) kick(code int, reason string) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			c.conn.Close()
+			c.nc.Close()
+			c.finish()
 		}()
 	})
-}
-
-// serve runs the connection: the writer in a goroutine, the reader here until the peer goes.
-// A connection that has not sat down within joinWait is closed: an idle socket costs memory.
-func (c *Client) serve() {
-	idle := time.AfterFunc(joinWait, func() {
-		if !c.satDown.Load() {
-			c.kick(closeNoSession, "create or join a session")
-		}
-	})
-	defer idle.Stop()
-	c.readPump()
-	c.kick(websocket.CloseNormalClosure, "")
-}
-
-func (c *Client) readPump() {
-	defer func() {
-		if c.room != nil {
-			c.room.drop(c)
-		}
-	}()
-	c.conn.SetReadLimit(MaxFrameBytes)
-	alive := func() error {
-		c.lastRead.Store(time.Now().UnixNano())
-		return c.conn.SetReadDeadline(time.Now().Add(pongWait))
-	}
-	alive()
-	c.conn.SetPongHandler(func(string) error { return alive() })
-	for {
-		kind, frame, err := c.conn.ReadMessage()
-		if err != nil {
-			var ce *websocket.CloseError
-			switch {
-			case errors.As(err, &ce): // the peer closed it (and the close handler answered)
-				if ce.Code != websocket.CloseNormalClosure && ce.Code != websocket.CloseGoingAway {
-					c.hub.connectionErrors.Add(1)
-				}
-			default:
-				select {
-				case <-c.done: // we closed it ourselves
-				default:
-					c.hub.connectionErrors.Add(1)
-				}
-			}
-			return
-		}
-		alive()
-		if kind == websocket.TextMessage && !utf8.Valid(frame) {
-			c.kick(websocket.CloseInvalidFramePayloadData, "text must be UTF-8")
-			return
-		}
-		budget := c.spend(1)
-		var req Request
-		if kind != websocket.TextMessage {
-			err = Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")
-		} else {
-			req, err = DecodeRequest(frame)
-		}
-		if err != nil {
-			if c.invalid++; c.invalid >= invalidInARow {
-				c.kick(websocket.ClosePolicyViolation, "too many invalid messages")
-				return
-			}
-			c.hub.metrics.rejectedFrame(err)
-			if budget { // past the budget, junk is not even answered
-				c.enqueue(errorFrame(req.ID, err))
-			}
-			continue
-		}
-		c.invalid = 0
-		if _, sync := req.Data.(*RequestSyncData); budget && sync {
-			budget = c.spend(syncCost - 1) // the whole state: the largest frame there is
-		}
-		if !budget {
-			err := Errorf(ERATELIMITED, "Slow down: this device is sending too many messages. Nothing was changed.")
-			c.hub.metrics.rejectedFrame(err)
-			c.enqueue(errorFrame(req.ID, err))
-			continue
-		}
-		c.hub.handle(c, req)
-	}
-}
-
-// spend takes n tokens from the device's budget and, when c holds a seat, from the seat's; it
-// reports false when either ran out. Read goroutine only.
-func (c *Client) spend(n int) bool {
-	now := c.hub.now()
-	seats := float64(c.hub.cfg.deviceSeats())
-	for range n {
-		if !c.hub.buckets.take("d/"+c.device, seats*seatRate, seats*seatBurst, now) ||
-			c.pid != "" && !c.hub.buckets.take("s/"+c.pid, seatRate, seatBurst, now) {
-			return false
-		}
-	}
-	return true
 }

@@ -37,7 +37,7 @@ func testStuckClient(t *testing.T, frames int, frame []byte) {
 			t.Error(err)
 			return
 		}
-		c := newClient(hub, conn, "127.0.0.1")
+		c := newClient(hub, conn.NetConn(), "127.0.0.1")
 		c.writing = true // as if a writer were stuck on a full socket: nothing drains the queue
 		serverSide <- c
 	}))

@@ -15,3 +15,10 @@ func WireErrorCodes() []string { return sortedKeys(httpStatus) }
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// ReadWithGoroutines makes the hubs made until the test ends read each connection with a
+// goroutine of its own, as where there is no epoll (read.go). Not for parallel tests.
+func ReadWithGoroutines(tb interface{ Cleanup(func()) }) {
+	goroutineReads = true
+	tb.Cleanup(func() { goroutineReads = false })
+}

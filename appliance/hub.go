@@ -28,6 +28,7 @@ type Hub struct {
 	refusals *tally       // connections and requests refused at the door
 	guesses  *tally       // room-code misses
 	metrics  *metrics
+	poller   *poller // reads every socket; nil: each connection reads with a goroutine (read.go)
 
 	mu      sync.Mutex
 	rooms   map[string]*Room
@@ -89,6 +90,13 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	}
 	log.Info("sessions loaded", "sessions", len(sessions))
 	h.relink()
+	if p, err := newPoller(); err != nil {
+		log.Debug("no epoll here: a goroutine reads each connection", "err", err)
+	} else if goroutineReads {
+		p.close()
+	} else {
+		h.poller = p
+	}
 	return h, nil
 }
 
@@ -372,6 +380,9 @@ func (h *Hub) close() {
 	h.mu.Unlock()
 	for _, c := range clients {
 		c.kick(closeGoingAway, "jamd is shutting down")
+	}
+	if h.poller != nil {
+		h.poller.close()
 	}
 	for _, r := range rooms {
 		r.mu.Lock()

@@ -244,21 +244,21 @@ func handleWebSocket(h *Hub, allowedOrigins []string) http.Handler {
 			h.door.release(device)
 			return // Error above has answered
 		}
-		c := newClient(h, conn, remoteIP(r))
+		// Only the socket is kept: gorilla's Conn and its buffers go (Upgrade refused a client
+		// that sent frames before the handshake was done, so none are buffered there).
+		c := newClient(h, conn.NetConn(), remoteIP(r))
 		if !h.register(c) {
 			h.door.release(device)
 			h.metrics.refused("shutting_down")
 			c.kick(closeGoingAway, "jamd is shutting down")
 			return
 		}
-		// The connection runs on a goroutine of its own, and this handler returns: net/http's
-		// goroutine, its (grown) stack, its request and its 4 KiB read and write buffers go
-		// with it, instead of being held for the life of the socket. The hub tracks it.
-		go func() {
-			defer h.door.release(device)
-			defer h.unregister(c)
-			c.serve()
-		}()
+		// This handler returns: net/http's goroutine, its (grown) stack, its request and its
+		// 4 KiB read and write buffers go, instead of being held for the life of the socket.
+		c.start(func() {
+			h.unregister(c)
+			h.door.release(device)
+		})
 	})
 }
 
