@@ -17,8 +17,8 @@ import (
 var _ appliance.Snapshotter = (*DB)(nil)
 
 // WriteTo writes a consistent copy of the whole database to w, a valid bbolt file as of one
-// moment, while writes go on: it is one read transaction, which bbolt lets run beside the
-// committer (the pages it reads are not reused until it ends).
+// moment, while writes go on: it is one read transaction, which bbolt lets run beside commits
+// (the pages it reads are not reused until it ends).
 func (d *DB) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	err := d.db.View(func(tx *bolt.Tx) error {

@@ -30,23 +30,36 @@ const maxBatch = 256
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("store: closed")
 
+// errAborted is what the other writes of a group get when their leader panicked mid-commit.
+var errAborted = errors.New("store: the write was not committed: its group's commit panicked")
+
 // DB is the bbolt-backed session store.
 //
-// Writes go through one committer goroutine that commits whatever writes are waiting, together,
-// the moment the previous commit is done: a lone write never waits for company (bolt's Batch
-// would hold it for MaxBatchDelay), and writes that arrive during a commit share the next one.
+// Writes are group-committed by their callers, as in LevelDB's write queue: a write joins a
+// queue, and if no commit is in progress its caller commits everything queued in one transaction
+// (one fsync), then hands the lead to the oldest write that queued meanwhile. So a lone write
+// commits at once on its own goroutine, with no hand-off (a committer goroutine cost two
+// scheduler wake-ups per write; bolt's Batch would hold it for MaxBatchDelay), and a leader
+// commits one group and returns, never held hostage by others' writes.
 type DB struct {
-	db        *bolt.DB
-	writes    chan write // unbuffered: a send succeeds only when the committer takes it
-	closing   chan struct{}
-	stopped   chan struct{}
+	db *bolt.DB
+
+	mu      sync.Mutex
+	queue   []*write  // waiting writes, oldest first; empty unless leading
+	leading bool      // a caller is committing a group; only it takes from queue
+	closed  bool      // no write joins the queue any more
+	idle    sync.Cond // on mu: leading became false, for Close
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
+// write is one update waiting in, or committed with, a group.
 type write struct {
-	apply  func(*bolt.Tx) error
-	result chan error
+	apply func(*bolt.Tx) error
+	wake  chan struct{} // cap 1, made when the write waits: sent once, when done or when it is to lead
+	done  bool          // err is its result; else a wake means lead
+	err   error
 }
 
 // Open opens (creating if missing) the store at path.
@@ -76,71 +89,103 @@ func Open(path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot prepare the session database %s: %w", path, err)
 	}
-	d := &DB{db: db, writes: make(chan write), closing: make(chan struct{}), stopped: make(chan struct{})}
-	go d.commitLoop()
+	d := &DB{db: db}
+	d.idle.L = &d.mu
 	return d, nil
 }
 
-// Close stops the committer and closes the file; every write that returned was committed.
+// Close refuses further writes, waits for the writes already queued to be committed, and closes
+// the file; every write that returned nil was committed.
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() {
-		close(d.closing)
-		<-d.stopped
+		d.mu.Lock()
+		d.closed = true
+		for d.leading {
+			d.idle.Wait()
+		}
+		d.mu.Unlock()
 		d.closeErr = d.db.Close()
 	})
 	return d.closeErr
 }
 
-// commitLoop commits waiting writes in groups until Close.
-func (d *DB) commitLoop() {
-	defer close(d.stopped)
-	for {
-		var batch []write
-		select {
-		case w := <-d.writes:
-			batch = append(batch, w)
-		case <-d.closing:
-			return
-		}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case w := <-d.writes:
-				batch = append(batch, w)
-			default:
-				break gather
-			}
-		}
-		err := d.db.Update(func(tx *bolt.Tx) error {
-			for _, w := range batch {
-				if err := w.apply(tx); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil && len(batch) > 1 {
-			// One bad write must not fail the others: commit each on its own.
-			for _, w := range batch {
-				w.result <- d.db.Update(w.apply)
-			}
-			continue
-		}
-		for _, w := range batch {
-			w.result <- err
-		}
-	}
-}
-
 // update runs apply in a commit shared with whatever other writes are waiting, and returns once
 // that commit is on disk.
 func (d *DB) update(apply func(*bolt.Tx) error) error {
-	w := write{apply: apply, result: make(chan error, 1)}
-	select {
-	case d.writes <- w:
-		return <-w.result
-	case <-d.closing:
+	w := &write{apply: apply}
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
 		return ErrClosed
+	}
+	d.queue = append(d.queue, w)
+	if d.leading {
+		w.wake = make(chan struct{}, 1)
+		d.mu.Unlock()
+		<-w.wake
+		if w.done {
+			return w.err
+		}
+		d.mu.Lock() // handed the lead: w is now the queue's oldest
+	}
+	d.leading = true
+	var buf [maxBatch]*write
+	batch := append(buf[:0], d.queue[:min(len(d.queue), maxBatch)]...) // w first
+	rest := copy(d.queue, d.queue[len(batch):])
+	clear(d.queue[rest:])
+	d.queue = d.queue[:rest]
+	d.mu.Unlock()
+
+	defer d.finish(batch)
+	d.commit(batch)
+	return w.err
+}
+
+// commit commits batch in one transaction, setting each write's result. If that fails and the
+// batch has more than one write, each is committed on its own, so one bad write fails alone.
+func (d *DB) commit(batch []*write) {
+	err := d.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			if err := w.apply(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && len(batch) > 1 {
+		for _, w := range batch {
+			w.err, w.done = d.db.Update(w.apply), true
+		}
+		return
+	}
+	for _, w := range batch {
+		w.err, w.done = err, true
+	}
+}
+
+// finish passes the lead to the oldest waiting write, if any, and then wakes the other writes of
+// batch with their results. It runs even if commit panicked, so the store is not left without a
+// leader and no follower waits forever.
+func (d *DB) finish(batch []*write) {
+	d.mu.Lock()
+	var next *write
+	if len(d.queue) > 0 {
+		next = d.queue[0]
+	} else {
+		d.leading = false
+		if d.closed {
+			d.idle.Broadcast()
+		}
+	}
+	d.mu.Unlock()
+	if next != nil {
+		next.wake <- struct{}{} // first, so the next commit starts as soon as it can
+	}
+	for _, w := range batch[1:] { // batch[0] is the leader's own
+		if !w.done {
+			w.err, w.done = errAborted, true
+		}
+		w.wake <- struct{}{}
 	}
 }
 

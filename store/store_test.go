@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,5 +179,287 @@ func TestOpensADatabaseWithoutStates(t *testing.T) {
 	}
 	if got, _ := db.Sessions(); got[0].State.Tempo != 98 {
 		t.Errorf("after PutState: %+v", got[0].State)
+	}
+}
+
+// holdCommit starts a write that keeps its commit open until release is called, so that writes
+// made meanwhile queue up behind it; release returns the held write's result.
+func holdCommit(t *testing.T, db *store.DB) (release func() error) {
+	t.Helper()
+	entered, hold, result := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		result <- store.Update(db, func(tx *bolt.Tx) error {
+			close(entered)
+			<-hold
+			return tx.Bucket([]byte("sessions")).Put([]byte("HELD"), []byte(`{"Code":"HELD"}`))
+		})
+	}()
+	<-entered
+	return func() error { close(hold); return <-result }
+}
+
+// waitFor polls cond until it holds, failing the test after a while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// codes returns the codes of the sessions stored at path.
+func codes(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	db := MustOpen(t, path)
+	got, err := db.Sessions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	m := make(map[string]bool, len(got))
+	for _, s := range got {
+		m[s.Code] = true
+	}
+	return m
+}
+
+// TestGroupsLargerThanABatch: writes queued behind a commit, more than one group's worth of
+// them, and writers that go on writing as groups commit, all return nil and are all on disk.
+func TestGroupsLargerThanABatch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jamd.db")
+	db := MustOpen(t, path)
+	release := holdCommit(t, db)
+	const queued, writers, each = 2*store.MaxBatch + 50, 16, 20
+	var wg sync.WaitGroup
+	for i := range queued {
+		wg.Go(func() {
+			if err := db.PutSession(session(fmt.Sprintf("Q%05d", i), 90)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	waitFor(t, "the writes to queue", func() bool { return store.Queued(db) == queued })
+	for i := range writers {
+		wg.Go(func() {
+			for j := range each {
+				code := fmt.Sprintf("W%02d%03d", i, j)
+				if err := db.PutSession(session(code, 90)); err != nil {
+					t.Error(err)
+				}
+				if err := db.PutState(code, time.Now(), appliance.State{Tempo: float64(j)}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	db.Close()
+	got := codes(t, path)
+	if len(got) != 1+queued+writers*each || !got["HELD"] || !got["Q00000"] || !got[fmt.Sprintf("Q%05d", queued-1)] ||
+		!got[fmt.Sprintf("W%02d%03d", writers-1, each-1)] {
+		t.Errorf("%d sessions on disk, want %d", len(got), 1+queued+writers*each)
+	}
+}
+
+// TestBadWriteFailsAlone: when a write fails in a group, it alone gets its error, with nothing of
+// it on disk; the others of its group are committed each on its own and return nil.
+func TestBadWriteFailsAlone(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jamd.db")
+	db := MustOpen(t, path)
+	release := holdCommit(t, db)
+	errBad := errors.New("bad write")
+	const good = 10
+	var badApplied atomic.Int32
+	errs := make([]error, good+1)
+	var wg sync.WaitGroup
+	for i := range good + 1 {
+		wg.Go(func() {
+			errs[i] = store.Update(db, func(tx *bolt.Tx) error {
+				b := tx.Bucket([]byte("sessions"))
+				if i == good {
+					badApplied.Add(1)
+					if err := b.Put([]byte("BADBAD"), []byte(`{"Code":"BADBAD"}`)); err != nil {
+						return err
+					}
+					return errBad
+				}
+				code := fmt.Sprintf("G%05d", i)
+				return b.Put([]byte(code), fmt.Appendf(nil, `{"Code":%q}`, code))
+			})
+		})
+	}
+	waitFor(t, "the writes to queue", func() bool { return store.Queued(db) == good+1 })
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if !errors.Is(errs[good], errBad) {
+		t.Errorf("bad write = %v, want %v", errs[good], errBad)
+	}
+	for i := range good {
+		if errs[i] != nil {
+			t.Errorf("good write %d = %v", i, errs[i])
+		}
+	}
+	if n := badApplied.Load(); n != 2 { // in the group, then alone
+		t.Errorf("bad write applied %d times, want 2: it did not share a group", n)
+	}
+	db.Close()
+	got := codes(t, path)
+	if len(got) != 1+good || got["BADBAD"] {
+		t.Errorf("on disk: %v", got)
+	}
+}
+
+// TestWritesRacingClose: a write made as Close runs is either committed, and on disk after
+// reopening, or refused with ErrClosed; writes queued when Close began are committed, and Close
+// returns only after them.
+func TestWritesRacingClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jamd.db")
+	db := MustOpen(t, path)
+	release := holdCommit(t, db)
+	const queued = 20
+	var wg sync.WaitGroup
+	for i := range queued {
+		wg.Go(func() {
+			if err := db.PutSession(session(fmt.Sprintf("Q%05d", i), 90)); err != nil {
+				t.Errorf("write queued before Close: %v", err)
+			}
+		})
+	}
+	waitFor(t, "the writes to queue", func() bool { return store.Queued(db) == queued })
+
+	var mu sync.Mutex
+	var landed []string
+	for i := range 8 {
+		wg.Go(func() {
+			for j := 0; ; j++ {
+				code := fmt.Sprintf("R%d%04d", i, j)
+				switch err := db.PutSession(session(code, 90)); {
+				case err == nil:
+					mu.Lock()
+					landed = append(landed, code)
+					mu.Unlock()
+				case errors.Is(err, store.ErrClosed):
+					return
+				default:
+					t.Errorf("write racing Close: %v", err)
+					return
+				}
+			}
+		})
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	waitFor(t, "Close to begin", func() bool { return store.Closing(db) })
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) during a commit", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	if err := db.PutSession(session("LATE00", 90)); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("write after Close began = %v, want ErrClosed", err)
+	}
+	if err := release(); err != nil {
+		t.Errorf("held write: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	got := codes(t, path)
+	for _, code := range landed {
+		if !got[code] {
+			t.Errorf("%s returned nil but is not on disk", code)
+		}
+	}
+	for i := range queued {
+		if code := fmt.Sprintf("Q%05d", i); !got[code] {
+			t.Errorf("%s, queued before Close, is not on disk", code)
+		}
+	}
+	if !got["HELD"] || got["LATE00"] {
+		t.Errorf("HELD on disk: %v, LATE00 on disk: %v", got["HELD"], got["LATE00"])
+	}
+}
+
+// TestCloseIsIdempotent: Close called again, or at once from many goroutines, returns what the
+// first did.
+func TestCloseIsIdempotent(t *testing.T) {
+	db := MustOpen(t, filepath.Join(t.TempDir(), "jamd.db"))
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if err := db.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := db.Close(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestPanicInAGroup: a write that panics panics its group's leader (whichever caller commits the
+// group) and fails the rest of the group with an error, but does not leave the store without a
+// leader: later writes commit and Close returns.
+func TestPanicInAGroup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "jamd.db")
+	db := MustOpen(t, path)
+	release := holdCommit(t, db)
+	const n = 6
+	var panics atomic.Int32
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panics.Add(1)
+					errs[i] = fmt.Errorf("panicked: %v", r)
+				}
+			}()
+			errs[i] = store.Update(db, func(tx *bolt.Tx) error {
+				if i == 0 {
+					panic("boom")
+				}
+				code := fmt.Sprintf("P%05d", i)
+				return tx.Bucket([]byte("sessions")).Put([]byte(code), fmt.Appendf(nil, `{"Code":%q}`, code))
+			})
+		})
+	}
+	waitFor(t, "the writes to queue", func() bool { return store.Queued(db) == n })
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if panics.Load() != 1 {
+		t.Errorf("%d callers panicked, want 1", panics.Load())
+	}
+	for i, err := range errs {
+		if err != nil && !errors.Is(err, store.ErrAborted) && !strings.HasPrefix(err.Error(), "panicked: boom") {
+			t.Errorf("write %d: %v", i, err)
+		}
+	}
+	if err := db.PutSession(session("AFTER0", 90)); err != nil {
+		t.Errorf("write after the panic: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got := codes(t, path)
+	if !got["AFTER0"] || !got["HELD"] {
+		t.Errorf("on disk: %v", got)
+	}
+	for i, err := range errs {
+		if err == nil && !got[fmt.Sprintf("P%05d", i)] {
+			t.Errorf("write %d returned nil but is not on disk", i)
+		}
 	}
 }
