@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -17,8 +18,12 @@ const (
 	// Any frame counts as a sign of life (the web app sends clock pings several times a second),
 	// so the server pings only a connection that has been quiet for pingPeriod: an idle phone's
 	// radio is not woken for nothing.
-	pongWait       = 12 * time.Second // a peer silent for this long is gone
-	pingPeriod     = 5 * time.Second  // must be well below pongWait
+	pongWait   = 12 * time.Second // a peer silent for this long is gone
+	pingPeriod = 5 * time.Second  // must be well below pongWait
+	// Sockets seated together would fall quiet together, and be pinged in one burst of writes
+	// every pingPeriod (thousands under load, tens of ms of CPU that delay deliveries): each
+	// socket's gap is shortened by a random part of pingSpread, and the pinger looks every quarter.
+	pingSpread     = time.Second
 	sendQueueLen   = 256              // frames queued for a client before it counts as stuck…
 	sendQueueBytes = 256 << 10        // …or bytes: a reader that never reads must not pin memory
 	kernelSendBuf  = 64 << 10         // the socket's own send buffer, which would otherwise absorb MiBs first
@@ -73,10 +78,11 @@ type Client struct {
 	room *Room // the session this connection is seated in, or nil
 	pid  string
 
-	lastRead atomic.Int64 // unix ns of the last bytes read, for the hub's pings
-	lastPing atomic.Int64 // unix ns of the last ping sent
-	satDown  atomic.Bool  // it created or joined a session at least once
-	invalid  int          // invalid frames in a row
+	lastRead atomic.Int64  // unix ns of the last bytes read, for the hub's pings
+	lastPing atomic.Int64  // unix ns of the last ping sent
+	pingGap  time.Duration // quiet this long, it is pinged: pingPeriod less up to pingSpread
+	satDown  atomic.Bool   // it created or joined a session at least once
+	invalid  int           // invalid frames in a row
 
 	kickOnce sync.Once
 }
@@ -85,6 +91,7 @@ func newClient(h *Hub, nc net.Conn, remoteIP string) *Client {
 	c := &Client{hub: h, nc: nc, remoteIP: remoteIP, device: deviceKey(remoteIP),
 		done: make(chan struct{}), closed: make(chan struct{})}
 	c.rd.limit = MaxFrameBytes
+	c.pingGap = pingPeriod - rand.N(pingSpread)
 	c.lastRead.Store(time.Now().UnixNano())
 	if tcp, ok := nc.(*net.TCPConn); ok {
 		tcp.SetWriteBuffer(kernelSendBuf)
@@ -224,7 +231,7 @@ func (c *Client) writer() {
 	}
 }
 
-// ping sends a ping to a connection not heard from for pingPeriod, at most once a pingPeriod,
+// ping sends a ping to a connection not heard from for its pingGap, at most once a pingGap,
 // and closes one not heard from for pongWait (the hub's pinger calls it for every connection).
 func (c *Client) ping(now time.Time) {
 	if now.Sub(time.Unix(0, c.lastRead.Load())) > pongWait {
@@ -232,7 +239,7 @@ func (c *Client) ping(now time.Time) {
 		c.kick(websocket.CloseNormalClosure, "") // gone without closing: its seat shows as reconnecting
 		return
 	}
-	if now.Sub(time.Unix(0, c.lastRead.Load())) < pingPeriod || now.Sub(time.Unix(0, c.lastPing.Load())) < pingPeriod {
+	if now.Sub(time.Unix(0, c.lastRead.Load())) < c.pingGap || now.Sub(time.Unix(0, c.lastPing.Load())) < c.pingGap {
 		return
 	}
 	c.lastPing.Store(now.UnixNano())

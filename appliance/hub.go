@@ -323,10 +323,10 @@ func (h *Hub) runSweeper(ctx context.Context) {
 	}
 }
 
-// runPinger pings every connection that has been quiet for pingPeriod, until ctx is done: one
+// runPinger pings every connection that has been quiet for its pingGap, until ctx is done: one
 // goroutine and one ticker for the box rather than one per connection.
 func (h *Hub) runPinger(ctx context.Context) {
-	t := time.NewTicker(pingPeriod / 5)
+	t := time.NewTicker(pingSpread / 4)
 	defer t.Stop()
 	var clients []*Client
 	for {

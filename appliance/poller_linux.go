@@ -89,7 +89,7 @@ func (p *poller) run() {
 	events := make([]unix.EpollEvent, 256)
 	ready := make([]*Client, 0, len(events))
 	hups := make([]bool, 0, len(events))
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, pollBufferSize)
 	for {
 		var n int
 		err := p.rc.Read(func(epfd uintptr) bool {

@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"bytes"
 	"encoding/binary"
 	"sync"
 	"syscall"
@@ -25,9 +26,15 @@ import (
 // for the tests of that path.
 var goroutineReads bool
 
-// Bounds of the inbox: past inboxMax messages waiting (a device flooding), its socket is not read
-// until they are handled, so the flood waits in the kernel's buffers and the sender's.
-const inboxMax = 64
+// Bounds of the inbox: past inboxMax messages or inboxMaxBytes waiting (a device flooding), its
+// socket is not read until they are handled, so the flood waits in the kernel's buffers and the
+// sender's. With one read (pollBufferSize) and a frame's start, a connection holds at most about
+// 64 KiB of what it sent.
+const (
+	inboxMax       = 64
+	inboxMaxBytes  = 32 << 10
+	pollBufferSize = MaxFrameBytes // what one read of a socket takes at most
+)
 
 // inbound is a message or control frame read from the client, or (op opEnd) the end of what it
 // sends: why is the close code and reason to answer with.
@@ -54,6 +61,7 @@ type reading struct {
 	idle   *time.Timer // closes a connection that has not sat down within joinWait
 	onEnd  func()      // runs once, when the connection has ended (see finish)
 	inbox  []inbound   // read, not yet handled, oldest first
+	queued int         // payload bytes in inbox
 	busy   bool        // a goroutine is handling the inbox (work)
 	paused bool        // the socket is not read until the inbox drains
 	ended  bool        // the socket is closed: handle what is left, then end
@@ -117,7 +125,7 @@ func (c *Client) readSocket(buf []byte, drain bool) {
 	defer c.rmu.Unlock()
 	for !c.readTo {
 		c.imu.Lock()
-		c.paused = len(c.inbox) >= inboxMax
+		c.paused = len(c.inbox) >= inboxMax || c.queued >= inboxMaxBytes
 		paused := c.paused
 		c.imu.Unlock()
 		if paused {
@@ -151,10 +159,27 @@ func (c *Client) readSocket(buf []byte, drain bool) {
 	}
 }
 
+// queueFrame queues a message for work, or handles it at once when it is cheap and nothing of
+// the connection's is waiting: pongs, pings, and the web app's clock pings (several a second
+// from every phone) then cost no goroutine. It runs with rmu held, and while the inbox is idle no
+// goroutine handles the connection and none can start but through this reader: handling the
+// message here keeps the order, and owns what work would.
 func (c *Client) queueFrame(op byte, payload []byte) bool {
+	if op == opPing || op == opPong || op == opText && bytes.HasPrefix(payload, clockPingPrefix) {
+		c.imu.Lock()
+		idle := !c.busy
+		c.imu.Unlock()
+		if idle {
+			return c.receive(inbound{op: op, payload: payload})
+		}
+	}
 	c.queue(op, payload, nil)
 	return true
 }
+
+// clockPingPrefix starts a clock:ping as the web app writes it (session/connection.ts); another
+// spelling is handled by work, as any message.
+var clockPingPrefix = []byte(`{"type":"clock:ping"`)
 
 // queue adds a message to the inbox, and starts a goroutine to handle it when none is. After
 // the socket closed, nothing more is taken.
@@ -165,6 +190,7 @@ func (c *Client) queue(op byte, payload []byte, why *frameError) {
 		return
 	}
 	c.inbox = append(c.inbox, inbound{op, payload, why})
+	c.queued += len(payload)
 	start := !c.busy
 	c.busy = true
 	c.imu.Unlock()
@@ -174,7 +200,7 @@ func (c *Client) queue(op byte, payload []byte, why *frameError) {
 }
 
 // readBufs are read buffers for work, which reads a socket it paused (the poller has its own).
-var readBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+var readBufs = sync.Pool{New: func() any { b := make([]byte, pollBufferSize); return &b }}
 
 // work handles the inbox until it is empty, then returns; it ends the connection if its socket
 // has closed. One runs at a time per connection.
@@ -201,6 +227,7 @@ func (c *Client) work() {
 		m := c.inbox[0]
 		c.inbox[0] = inbound{}
 		c.inbox = c.inbox[1:]
+		c.queued -= len(m.payload)
 		if len(c.inbox) == 0 {
 			c.inbox = nil // an idle connection keeps no array
 		}
