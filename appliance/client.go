@@ -101,10 +101,10 @@ func newClient(h *Hub, nc net.Conn, remoteIP string) *Client {
 }
 
 // inSession reports whether c holds a seat: it sat down, and the seat was not taken over or
-// removed since. Called on the read goroutine only.
+// removed since. Called only where c's messages are handled (read.go).
 func (c *Client) inSession() bool { return c.room != nil && c.room.holds(c) }
 
-// seat records which seat this connection holds. Called on the read goroutine only
+// seat records which seat this connection holds. Called only where c's messages are handled
 // (join, create and leave run there).
 func (c *Client) seat(r *Room, pid string) {
 	c.room, c.pid = r, pid

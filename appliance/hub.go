@@ -120,7 +120,8 @@ func (h *Hub) relink() {
 }
 
 // handle answers one request from c: the one place a request is routed (DecodeRequest gave
-// each message type its own payload type). It runs on c's read goroutine.
+// each message type its own payload type). It runs where c's messages are handled, one at a
+// time and in order (read.go).
 func (h *Hub) handle(c *Client, req Request) {
 	var err error
 	r := c.room // nil while c holds no seat: the room's methods then answer ENOTINSESSION
