@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -183,7 +184,7 @@ func (c *Client) send(frame []byte, at time.Time) {
 func (c *Client) tryWrite(frame []byte) (n int, err error) {
 	var errno syscall.Errno
 	err = c.raw.Write(func(fd uintptr) bool {
-		n, errno = rawIO(syscall.SYS_WRITE, fd, frame)
+		n, errno = rawWrite(fd, frame)
 		return true // written or not, never wait here
 	})
 	switch {
@@ -234,7 +235,7 @@ func (c *Client) writer() {
 // ping sends a ping to a connection not heard from for its pingGap, at most once a pingGap,
 // and closes one not heard from for pongWait (the hub's pinger calls it for every connection).
 func (c *Client) ping(now time.Time) {
-	if now.Sub(time.Unix(0, c.lastRead.Load())) > pongWait {
+	if now.Sub(time.Unix(0, c.lastRead.Load())) > pongWait && !c.handling() {
 		c.hub.connectionErrors.Add(1)
 		c.kick(websocket.CloseNormalClosure, "") // gone without closing: its seat shows as reconnecting
 		return
@@ -256,7 +257,7 @@ func (c *Client) tooSlow() {
 	}
 	c.hub.connectionErrors.Add(1)
 	c.hub.metrics.slowClient()
-	c.hub.log.Warn("closing a client that is not reading; it will reconnect and resync", "remote", c.remoteIP, "participant", c.pid)
+	c.hub.log.Warn("closing a client that is not reading; it will reconnect and resync", "remote", c.remoteIP)
 	c.kick(closeSlow, "too slow: reconnect to resync")
 }
 
@@ -288,6 +289,12 @@ func (c *Client) kick(code int, reason string) {
 					break
 				}
 				time.Sleep(5 * time.Millisecond)
+			}
+			// Closing a socket with unread data in it sends a reset, and the browser would see
+			// 1006 instead of our code: wait (until the deadline) for the peer to close its side.
+			if tcp, ok := c.nc.(*net.TCPConn); ok && tcp.CloseWrite() == nil {
+				tcp.SetReadDeadline(deadline)
+				io.Copy(io.Discard, tcp)
 			}
 			c.nc.Close()
 			c.finish()

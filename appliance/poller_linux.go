@@ -1,6 +1,7 @@
 package appliance
 
 import (
+	"cmp"
 	"os"
 	"sync"
 	"syscall"
@@ -57,16 +58,14 @@ func (p *poller) add(c *Client) error {
 	p.byID[id] = c
 	c.pollID = id
 	p.mu.Unlock()
-	var err error
-	ctlErr := p.rc.Control(func(epfd uintptr) {
-		err = c.raw.Control(func(fd uintptr) {
+	var ctlErr, sockErr error
+	err := p.rc.Control(func(epfd uintptr) {
+		sockErr = c.raw.Control(func(fd uintptr) {
 			ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: id}
-			err = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, int(fd), &ev)
+			ctlErr = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, int(fd), &ev)
 		})
 	})
-	if err == nil {
-		err = ctlErr
-	}
+	err = cmp.Or(err, sockErr, ctlErr)
 	if err != nil {
 		p.forget(c)
 	}
@@ -85,20 +84,31 @@ func (p *poller) forget(c *Client) {
 // close stops the poller.
 func (p *poller) close() { p.file.Close() }
 
+// run reads the sockets the set reports, until the poller is closed. A socket that still had
+// data after its share of reads (readSocket's more) is read again on the next round, before the
+// poller parks: with edge triggering, no new event would say it has data.
 func (p *poller) run() {
 	events := make([]unix.EpollEvent, 256)
-	ready := make([]*Client, 0, len(events))
-	hups := make([]bool, 0, len(events))
+	var ready, again []*Client
+	var hups []bool
 	buf := make([]byte, pollBufferSize)
 	for {
 		var n int
-		err := p.rc.Read(func(epfd uintptr) bool {
-			n = epollWaitNow(epfd, events)
-			return n > 0 // else the runtime parks us until the set has news
-		})
+		var err error
+		if len(again) == 0 {
+			err = p.rc.Read(func(epfd uintptr) bool {
+				n = epollWaitNow(epfd, events)
+				return n > 0 // else the runtime parks us until the set has news
+			})
+		} else {
+			err = p.rc.Control(func(epfd uintptr) { n = epollWaitNow(epfd, events) })
+		}
 		if err != nil {
 			return // closed
 		}
+		ready = append(ready, again...)
+		hups = append(hups, make([]bool, len(again))...)
+		again = again[:0]
 		p.mu.Lock()
 		for _, ev := range events[:n] {
 			if c := p.byID[ev.Fd]; c != nil {
@@ -108,7 +118,9 @@ func (p *poller) run() {
 		}
 		p.mu.Unlock()
 		for i, c := range ready {
-			c.readSocket(buf, hups[i])
+			if c.readSocket(buf, hups[i]) {
+				again = append(again, c)
+			}
 		}
 		clear(ready)
 		ready, hups = ready[:0], hups[:0]

@@ -7,7 +7,6 @@ import (
 	"syscall"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/gorilla/websocket"
 )
@@ -26,14 +25,18 @@ import (
 // for the tests of that path.
 var goroutineReads bool
 
-// Bounds of the inbox: past inboxMax messages or inboxMaxBytes waiting (a device flooding), its
-// socket is not read until they are handled, so the flood waits in the kernel's buffers and the
-// sender's. With one read (pollBufferSize) and a frame's start, a connection holds at most about
-// 64 KiB of what it sent.
+// Bounds of what a connection's reading holds. Past inboxMax messages or inboxMaxBytes waiting (a
+// device flooding), its socket is not read until they are handled, so the flood waits in the
+// kernel's buffers and the sender's. A read takes at most pollBufferSize (a larger message comes
+// in several), and the poller reads a socket at most readsPerWake times before it serves the
+// others. With one read's messages and a frame's start on top of a full inbox, a connection
+// holds at most about 80 KiB of what it sent.
 const (
 	inboxMax       = 64
 	inboxMaxBytes  = 32 << 10
-	pollBufferSize = MaxFrameBytes // what one read of a socket takes at most
+	inboundCost    = 64 // bytes counted per queued message on top of its payload
+	pollBufferSize = 4 << 10
+	readsPerWake   = 16
 )
 
 // inbound is a message or control frame read from the client, or (op opEnd) the end of what it
@@ -96,7 +99,7 @@ func (c *Client) readLoop() {
 	buf := make([]byte, readBufferSize)
 	for {
 		n, err := c.nc.Read(buf)
-		if n > 0 {
+		if n > 0 && !c.kicked() {
 			c.lastRead.Store(time.Now().UnixNano())
 			if why := c.rd.feed(buf[:n], c.handleFrame); why != nil {
 				c.receive(inbound{op: opEnd, why: why})
@@ -119,58 +122,77 @@ func (c *Client) handleFrame(op byte, payload []byte) bool {
 // readSocket reads what the socket holds into buf and queues the messages in it: until a short
 // read (the socket is drained: the next data will wake the poller again), or with drain until the
 // kernel has nothing more (after a hang-up, so that its end is seen; or after a pause, when the
-// poller's wake-ups were passed over). It stops while the inbox is full.
-func (c *Client) readSocket(buf []byte, drain bool) {
+// poller's wake-ups were passed over). It stops while the inbox is full, and after readsPerWake
+// full reads, reporting more: the socket may hold more, and no wake-up will say so.
+func (c *Client) readSocket(buf []byte, drain bool) (more bool) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	for !c.readTo {
+	for reads := 0; !c.readTo; reads++ {
+		if reads == readsPerWake {
+			return true
+		}
 		c.imu.Lock()
 		c.paused = len(c.inbox) >= inboxMax || c.queued >= inboxMaxBytes
 		paused := c.paused
 		c.imu.Unlock()
 		if paused {
-			return
+			return false
 		}
 		var n int
 		var errno syscall.Errno
 		if err := c.raw.Read(func(fd uintptr) bool {
-			n, errno = rawIO(syscall.SYS_READ, fd, buf)
+			n, errno = rawRead(fd, buf)
 			return true // never wait: the poller says when there is more
 		}); err != nil {
 			errno = syscall.EBADF // closed by kick: its end is on its way
 		}
 		if errno == syscall.EAGAIN {
-			return
+			return false
 		}
 		if errno != 0 || n == 0 {
 			c.readTo = true
 			c.queue(opEnd, nil, peerGone)
-			return
+			return false
 		}
 		c.lastRead.Store(time.Now().UnixNano())
 		if why := c.rd.feed(buf[:n], c.queueFrame); why != nil {
 			c.readTo = true
 			c.queue(opEnd, nil, why)
-			return
+			return false
+		}
+		if c.kicked() { // what follows is not handled: stop reading
+			c.readTo = true
+			return false
 		}
 		if n < len(buf) && !drain {
-			return
+			return false
 		}
 	}
+	return false
 }
 
 // queueFrame queues a message for work, or handles it at once when it is cheap and nothing of
 // the connection's is waiting: pongs, pings, and the web app's clock pings (several a second
 // from every phone) then cost no goroutine. It runs with rmu held, and while the inbox is idle no
 // goroutine handles the connection and none can start but through this reader: handling the
-// message here keeps the order, and owns what work would.
+// message here keeps the order, and owns what work would. Only a request that decodes as a
+// clock:ping (or not at all) is handled here: anything else may wait for the disk.
 func (c *Client) queueFrame(op byte, payload []byte) bool {
-	if op == opPing || op == opPong || op == opText && bytes.HasPrefix(payload, clockPingPrefix) {
+	cheap := op == opPing || op == opPong || op == opText && bytes.HasPrefix(payload, clockPingPrefix)
+	if cheap {
 		c.imu.Lock()
-		idle := !c.busy
+		cheap = !c.busy
 		c.imu.Unlock()
-		if idle {
-			return c.receive(inbound{op: op, payload: payload})
+	}
+	switch {
+	case !cheap || c.kicked():
+	case op != opText:
+		return c.receive(inbound{op: op, payload: payload})
+	case utf8.Valid(payload):
+		req, err := DecodeRequest(payload)
+		if _, ping := req.Data.(*PingData); ping || err != nil {
+			c.request(req, err)
+			return true
 		}
 	}
 	c.queue(op, payload, nil)
@@ -190,7 +212,7 @@ func (c *Client) queue(op byte, payload []byte, why *frameError) {
 		return
 	}
 	c.inbox = append(c.inbox, inbound{op, payload, why})
-	c.queued += len(payload)
+	c.queued += len(payload) + inboundCost
 	start := !c.busy
 	c.busy = true
 	c.imu.Unlock()
@@ -212,7 +234,8 @@ func (c *Client) work() {
 				c.paused = false
 				c.imu.Unlock()
 				buf := readBufs.Get().(*[]byte)
-				c.readSocket(*buf, true)
+				for c.readSocket(*buf, true) {
+				}
 				readBufs.Put(buf)
 				continue
 			}
@@ -227,7 +250,7 @@ func (c *Client) work() {
 		m := c.inbox[0]
 		c.inbox[0] = inbound{}
 		c.inbox = c.inbox[1:]
-		c.queued -= len(m.payload)
+		c.queued -= len(m.payload) + inboundCost
 		if len(c.inbox) == 0 {
 			c.inbox = nil // an idle connection keeps no array
 		}
@@ -267,13 +290,30 @@ func (c *Client) end() {
 	}
 }
 
+// handling reports whether the connection has messages waiting to be handled, or one being
+// handled: it is not silent, only queued behind its own requests (its socket is not read while
+// its inbox is full).
+func (c *Client) handling() bool {
+	c.imu.Lock()
+	defer c.imu.Unlock()
+	return c.busy || c.paused
+}
+
+// kicked reports whether the connection is closing: what the client sends now is not handled.
+func (c *Client) kicked() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // receive handles one message or control frame from the client, in order. It returns false when
 // the connection is done: whatever the client sends after that is not handled.
 func (c *Client) receive(m inbound) bool {
-	select {
-	case <-c.done:
+	if c.kicked() {
 		return false
-	default:
 	}
 	switch m.op {
 	case opEnd:
@@ -287,6 +327,9 @@ func (c *Client) receive(m inbound) bool {
 		return true
 	case opClose:
 		code := closeCode(m.payload)
+		if len(m.payload) > 2 && !utf8.Valid(m.payload[2:]) {
+			code = websocket.CloseInvalidFramePayloadData // the reason must be text
+		}
 		if code != websocket.CloseNormalClosure && code != websocket.CloseGoingAway && code != websocket.CloseNoStatusReceived {
 			c.hub.connectionErrors.Add(1)
 		}
@@ -301,14 +344,15 @@ func (c *Client) receive(m inbound) bool {
 			return false
 		}
 	}
-	budget := c.spend(1)
-	var req Request
-	var err error
 	if m.op != opText {
-		err = Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary.")
-	} else {
-		req, err = DecodeRequest(m.payload)
+		return c.request(Request{}, Errorf(EINVALIDMESSAGE, "Messages must be JSON text, not binary."))
 	}
+	return c.request(DecodeRequest(m.payload))
+}
+
+// request answers one decoded request (or the error decoding it), within the budgets.
+func (c *Client) request(req Request, err error) bool {
+	budget := c.spend(1)
 	if err != nil {
 		if c.invalid++; c.invalid >= invalidInARow {
 			c.kick(websocket.ClosePolicyViolation, "too many invalid messages")
@@ -362,19 +406,4 @@ func (c *Client) spend(n int) bool {
 		}
 	}
 	return true
-}
-
-// rawIO reads or writes (trap) p on the non-blocking socket fd. It skips the runtime's
-// entersyscall: such a call never blocks, and on a busy box that spares waking the runtime's
-// monitor thread for every delivery (profiled: a tenth of jamd's CPU).
-func rawIO(trap, fd uintptr, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	for {
-		n, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-		if errno != syscall.EINTR {
-			return int(n), errno
-		}
-	}
 }

@@ -41,7 +41,7 @@ func TestReadingSockets(t *testing.T) {
 			conn.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second))
 			w.Write([]byte(join[1000:]))
 			w.Close()
-			replies := make(chan []byte, 1000)
+			replies := make(chan []byte, 2500)
 			go func() {
 				for {
 					_, b, err := conn.ReadMessage()
@@ -64,23 +64,24 @@ func TestReadingSockets(t *testing.T) {
 				t.Error("no pong to a ping sent between fragments")
 			}
 
-			// 300 requests in one go, far more than the inbox holds: every one is answered, in order
+			// 2,000 requests in one go (100 KiB), far more than the inbox holds or one wake-up reads: every
+			// one is answered, in order
 			// (rate_limited past the budget).
 			var flood bytes.Buffer
-			for i := range 300 {
+			for i := range 2000 {
 				flood.WriteString(`{"type":"clock:ping","id":"` + strconv.Itoa(i) + `","data":{"t0":1}}` + "\n")
 			}
 			for _, line := range strings.Split(strings.TrimSpace(flood.String()), "\n") {
 				conn.WriteMessage(websocket.TextMessage, []byte(line))
 			}
-			for i := range 300 {
+			for i := range 2000 {
 				select {
 				case b := <-replies:
 					if !bytes.Contains(b, []byte(`"re":"`+strconv.Itoa(i)+`"`)) {
 						t.Fatalf("answer %d: %s", i, b)
 					}
 				case <-time.After(10 * time.Second):
-					t.Fatalf("only %d of 300 answered", i)
+					t.Fatalf("only %d of 2000 answered", i)
 				}
 			}
 

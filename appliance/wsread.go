@@ -40,17 +40,22 @@ type frameReader struct {
 // each returns false when the connection is done: feed stops there. A breach of the protocol is
 // returned (after each was called for everything before it); the reader must not be fed after.
 func (r *frameReader) feed(data []byte, each func(op byte, payload []byte) bool) *frameError {
+	owned := false // data is r.partial's buffer, sized for its frame once the header came
 	if len(r.partial) > 0 {
-		data = append(r.partial, data...)
+		data, owned = append(r.partial, data...), true
 		r.partial = nil
 	}
 	for len(data) > 0 {
-		fin, op, payload, n, ferr := r.frame(data)
+		fin, op, payload, n, size, ferr := r.frame(data)
 		if ferr != nil {
 			return ferr
 		}
-		if n == 0 { // not whole yet: keep what came, in a buffer of its own
-			r.partial = append(make([]byte, 0, len(data)), data...)
+		if n == 0 { // not whole yet: keep what came, in a buffer with room for the whole frame
+			if owned && cap(data) >= size {
+				r.partial = data // a frame trickling in is appended in place, not copied again
+			} else {
+				r.partial = append(make([]byte, 0, max(size, len(data))), data...)
+			}
 			return nil
 		}
 		data = data[n:]
@@ -84,48 +89,52 @@ func (r *frameReader) feed(data []byte, each func(op byte, payload []byte) bool)
 	return nil
 }
 
-// frame parses the frame at the start of b. n is 0 when b does not hold all of it yet; the
-// payload is unmasked into a slice of its own.
-func (r *frameReader) frame(b []byte) (fin bool, op byte, payload []byte, n int, ferr *frameError) {
+// frame parses the frame at the start of b. n is 0 when b does not hold all of it yet, and size
+// is then the frame's whole length if its header has come (else 0); the payload is unmasked into
+// a slice of its own.
+func (r *frameReader) frame(b []byte) (fin bool, op byte, payload []byte, n, size int, ferr *frameError) {
 	if len(b) < 2 {
-		return false, 0, nil, 0, nil
+		return false, 0, nil, 0, 0, nil
 	}
 	fin, op = b[0]&0x80 != 0, b[0]&0x0f
 	switch {
 	case b[0]&0x70 != 0:
-		return false, 0, nil, 0, &frameError{closeProtocolError, "reserved bits set"}
+		return false, 0, nil, 0, 0, &frameError{closeProtocolError, "reserved bits set"}
 	case op > opBinary && op < opClose || op > opPong:
-		return false, 0, nil, 0, &frameError{closeProtocolError, "unknown opcode"}
+		return false, 0, nil, 0, 0, &frameError{closeProtocolError, "unknown opcode"}
 	case b[1]&0x80 == 0:
-		return false, 0, nil, 0, &frameError{closeProtocolError, "a client's frames must be masked"}
+		return false, 0, nil, 0, 0, &frameError{closeProtocolError, "a client's frames must be masked"}
 	}
-	size, head := uint64(b[1]&0x7f), 2
-	switch size {
+	length, head := uint64(b[1]&0x7f), 2
+	switch length {
 	case 126:
 		if len(b) < 4 {
-			return false, 0, nil, 0, nil
+			return false, 0, nil, 0, 0, nil
 		}
-		size, head = uint64(binary.BigEndian.Uint16(b[2:])), 4
+		length, head = uint64(binary.BigEndian.Uint16(b[2:])), 4
 	case 127:
 		if len(b) < 10 {
-			return false, 0, nil, 0, nil
+			return false, 0, nil, 0, 0, nil
 		}
-		size, head = binary.BigEndian.Uint64(b[2:]), 10
+		length, head = binary.BigEndian.Uint64(b[2:]), 10
+		if length>>63 != 0 {
+			return false, 0, nil, 0, 0, &frameError{closeProtocolError, "length out of range"}
+		}
 	}
-	if op >= opClose && (!fin || size > 125) {
-		return false, 0, nil, 0, &frameError{closeProtocolError, "control frames are short and whole"}
+	if op >= opClose && (!fin || length > 125) {
+		return false, 0, nil, 0, 0, &frameError{closeProtocolError, "control frames are short and whole"}
 	}
-	if op < opClose && size > uint64(r.limit-len(r.msg)) {
-		return false, 0, nil, 0, &frameError{closeTooBig, "message too big"}
+	if op < opClose && length > uint64(r.limit-len(r.msg)) {
+		return false, 0, nil, 0, 0, &frameError{closeTooBig, "message too big"}
 	}
-	end := head + 4 + int(size)
+	end := head + 4 + int(length)
 	if len(b) < end {
-		return false, 0, nil, 0, nil
+		return false, 0, nil, 0, end, nil
 	}
 	key := b[head : head+4]
-	payload = make([]byte, size)
+	payload = make([]byte, length)
 	for i, c := range b[head+4 : end] {
 		payload[i] = c ^ key[i&3]
 	}
-	return fin, op, payload, end, nil
+	return fin, op, payload, end, end, nil
 }

@@ -77,7 +77,8 @@ func TestFrameReader(t *testing.T) {
 		{"a message inside a message", cat(clientFrame(false, opText, []byte("x")), clientFrame(true, opText, []byte("y"))), nil, closeProtocolError},
 		{"too big at once", clientFrame(true, opText, long), nil, closeTooBig},
 		{"too big in fragments", cat(clientFrame(false, opText, long[:40]), clientFrame(true, opContinuation, long[:40])), nil, closeTooBig},
-		{"64-bit length", append([]byte{0x81, 0xff}, bytes.Repeat([]byte{0xff}, 8)...), nil, closeTooBig},
+		{"64-bit length past the limit", append([]byte{0x81, 0xff}, 0, 0, 0, 1, 0, 0, 0, 0), nil, closeTooBig},
+		{"64-bit length out of range", append([]byte{0x81, 0xff}, bytes.Repeat([]byte{0xff}, 8)...), nil, closeProtocolError},
 		{"at the limit", clientFrame(true, opText, long[:64]), []string{"1:" + string(long[:64])}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,6 +112,25 @@ func TestFrameReaderKeepsNothingBetweenFrames(t *testing.T) {
 	r.feed(f[5:], func(byte, []byte) bool { return true })
 	if r.partial != nil || r.msg != nil {
 		t.Errorf("kept %d and %d bytes after a whole frame", len(r.partial), len(r.msg))
+	}
+}
+
+// TestFrameReaderTrickle: a frame that comes a byte per read is kept in one buffer, not copied
+// again with every byte (which would be 16 KiB² of copying for the largest).
+func TestFrameReaderTrickle(t *testing.T) {
+	f := clientFrame(true, opText, bytes.Repeat([]byte("x"), MaxFrameBytes))
+	var got int
+	allocs := testing.AllocsPerRun(3, func() {
+		r := frameReader{limit: MaxFrameBytes}
+		for i := range f {
+			r.feed(f[i:i+1], func(_ byte, p []byte) bool { got = len(p); return true })
+		}
+	})
+	if got != MaxFrameBytes {
+		t.Fatalf("read a %d-byte message, want %d", got, MaxFrameBytes)
+	}
+	if allocs > 20 {
+		t.Errorf("%v allocations for one frame a byte at a time", allocs)
 	}
 }
 
