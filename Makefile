@@ -29,8 +29,9 @@ web-deps:
 # namespaces, systemd-analyze verifies the units, python3-prometheus-client parses /metrics as
 # Prometheus would, g++ builds a reference Ableton Link peer from ableton-link-dev's headers for
 # discovery/link's tests, and dnsmasq (what NetworkManager's hotspot runs), dig (bind9-dnsutils)
-# and curl check jamd hotspot's DNS names and probe answers for real.
-TEST_PACKAGES := chromium python3-zeroconf python3-prometheus-client iproute2 systemd ableton-link-dev g++ dnsmasq bind9-dnsutils curl
+# and curl check jamd hotspot's DNS names and probe answers for real; zbarimg (zbar-tools) reads
+# the rare QR code that gozxing's detector misses.
+TEST_PACKAGES := chromium python3-zeroconf python3-prometheus-client iproute2 systemd ableton-link-dev g++ dnsmasq bind9-dnsutils curl zbar-tools
 test-tools:
 	@missing=$$(for p in $(TEST_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then exit 0; fi; \

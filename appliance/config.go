@@ -11,7 +11,7 @@ const (
 	DefaultSeatHold        = 6 * time.Hour
 
 	// Caps sized for a Raspberry Pi serving a room of musicians: far above what a band needs,
-	// far below what exhausts a 1 GB Pi (about 7 KiB per idle connection, at most ~320 KiB while
+	// far below what exhausts a 1 GB Pi (about 7 KiB per idle connection, at most ~340 KiB while
 	// flooding: see docs/operations.md).
 	DefaultMaxConnections          = 400
 	DefaultMaxConnectionsPerDevice = 24
