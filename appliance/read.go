@@ -64,7 +64,7 @@ type reading struct {
 	idle   *time.Timer // closes a connection that has not sat down within joinWait
 	onEnd  func()      // runs once, when the connection has ended (see finish)
 	inbox  []inbound   // read, not yet handled, oldest first
-	queued int         // payload bytes in inbox
+	queued int         // bytes in inbox: payloads, and inboundCost each
 	busy   bool        // a goroutine is handling the inbox (work)
 	paused bool        // the socket is not read until the inbox drains
 	ended  bool        // the socket is closed: handle what is left, then end
