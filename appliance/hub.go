@@ -90,12 +90,10 @@ func newHub(cfg Config, store Store, log *slog.Logger) (*Hub, error) {
 	}
 	log.Info("sessions loaded", "sessions", len(sessions))
 	h.relink()
-	if p, err := newPoller(); err != nil {
-		log.Debug("no epoll here: a goroutine reads each connection", "err", err)
-	} else if goroutineReads {
-		p.close()
-	} else {
-		h.poller = p
+	if !goroutineReads {
+		if h.poller, err = newPoller(); err != nil {
+			log.Debug("no epoll here: a goroutine reads each connection", "err", err)
+		}
 	}
 	return h, nil
 }

@@ -42,10 +42,12 @@ func TestReadingSockets(t *testing.T) {
 			w.Write([]byte(join[1000:]))
 			w.Close()
 			replies := make(chan []byte, 2500)
+			var readErr error // how the socket ended, once replies is closed
 			go func() {
 				for {
 					_, b, err := conn.ReadMessage()
 					if err != nil {
+						readErr = err
 						close(replies)
 						return
 					}
@@ -88,6 +90,9 @@ func TestReadingSockets(t *testing.T) {
 			// A close frame is answered with the same code.
 			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
 			for range replies {
+			}
+			if !websocket.IsCloseError(readErr, websocket.CloseGoingAway) {
+				t.Errorf("our close 1001 was answered with %v", readErr)
 			}
 
 			// A leave followed at once by the end of the socket, with no close frame: the leave
