@@ -7,6 +7,9 @@ import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { checkChromium, chromiumArgs, chromiumPath, freePort, Jamd, jamdBinary, tempDir, waitFor } from './jamd.mjs';
 
+// qrLoaded: run in the page on an <img>: it has loaded (a tab just shown may still be fetching it).
+const qrLoaded = (img) => img.complete && img.naturalWidth > 0;
+
 const OUT = resolve(import.meta.dirname, '..', 'e2e-output');
 const SYNC_MS = 1000; // "shows in the other within a second"
 const PHONE = { width: 390, height: 844 };
@@ -137,8 +140,7 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     await tab(host, 'Share').click();
     // The link carries the room's join key after the #, for locked rooms.
     assert.match(await host.getByLabel('Join link').inputValue(), new RegExp(`^${url}#[A-Za-z0-9_-]{20,}$`));
-    const qrOK = await host.locator('img.qr').evaluate((img) => img.complete && img.naturalWidth > 0);
-    assert.ok(qrOK, 'QR image loads');
+    await waitFor(() => host.locator('img.qr').evaluate(qrLoaded), 5000, 'QR image loads');
     await host.getByRole('button', { name: 'Copy link' }).click();
     await expectText(host.locator('.share .hint'), /copied|selected/i, 2000);
     assert.equal(await host.getByTestId('wifi').count(), 0, 'no Wi-Fi code while jamd has no hotspot of its own');
@@ -166,8 +168,7 @@ describe('jamd web app', { timeout: 240_000 }, () => {
     await expectText(wifi, new RegExp(`Network ${ssid.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, password ${password}`));
     const [wifiBox, jamBox] = await Promise.all([wifi.locator('img.qr').boundingBox(), guest.locator('.share > img.qr').boundingBox()]);
     assert.ok(wifiBox && jamBox && wifiBox.y < jamBox.y, 'the Wi-Fi code comes before the jam code');
-    const qrOK = await wifi.locator('img.qr').evaluate((img) => img.complete && img.naturalWidth > 0);
-    assert.ok(qrOK, 'Wi-Fi QR image loads');
+    await waitFor(() => wifi.locator('img.qr').evaluate(qrLoaded), 5000, 'Wi-Fi QR image loads');
     await expectText(guest.locator('.share .hint'), /Or type http:\/\/jam\/ in the browser/);
     await shot(guest, 'session-share-hotspot-360x640', { full: true });
     assert.equal(await overflowX(guest), 0, 'share tab scrolls sideways');
